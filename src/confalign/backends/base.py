@@ -1,0 +1,163 @@
+"""The one protocol every model backend implements.
+
+A backend turns strings into log-probabilities and text, nothing more (like lm-eval's ``LM``):
+it knows nothing of questions, confidences or metrics. Three operations, all batched:
+
+- ``score``: per-token log-probabilities of given continuations after a prompt, and the
+  next-token probability of given candidate strings at the end of the prompt;
+- ``generate``: text plus per-token log-probabilities (and top-k alternatives), n samples;
+- ``next_token_logprobs``: a convenience over ``score`` for the candidates alone.
+
+Prompts are ``Prompt`` values; a backend applies the model's chat template when it has one
+(and ``chat`` is not turned off) and appends ``assistant_prefix`` after the assistant header,
+which is what the ``prefill`` elicitation mode needs.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+Capability = Literal["score", "candidates", "generate", "prefill", "chat", "top_logprobs"]
+
+
+class CapabilityError(RuntimeError):
+    """A backend cannot do what an extractor or mode needs; says which, and why."""
+
+    def __init__(self, backend: str, needed_by: str, reason: str) -> None:
+        super().__init__(f"backend {backend!r} cannot serve {needed_by}: {reason}")
+        self.backend, self.needed_by, self.reason = backend, needed_by, reason
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """What the model is conditioned on.
+
+    ``user`` is the user turn (the raw text when no chat template applies), ``system`` an
+    optional system turn, ``assistant_prefix`` text written for the model at the start of its
+    own turn (after the chat template's assistant header; appended to the text otherwise).
+    """
+
+    user: str
+    system: str | None = None
+    assistant_prefix: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class ScoreRequest:
+    """Score ``continuations`` after ``prompt`` and the next-token mass of ``candidates``.
+
+    A candidate is a short string such as an option letter; its probability is the summed
+    probability of its single-token forms with and without a leading space (``"A"``, ``" A"``).
+    """
+
+    prompt: Prompt
+    continuations: tuple[str, ...] = ()
+    candidates: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, eq=False)
+class ScoreResult:
+    """``continuation_logprobs[k]``: natural-log probability of each token of continuation k,
+    shape ``(n_tokens_k,)``, float64. ``candidate_logprobs``: log of each candidate's
+    next-token probability mass, shape ``(n_candidates,)``, not renormalised.
+    ``prompt_tokens``: tokens in the rendered prompt."""
+
+    continuation_logprobs: tuple[np.ndarray, ...]
+    candidate_logprobs: np.ndarray
+    prompt_tokens: int
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """Generate up to ``max_new_tokens`` after ``prompt``; ``temperature`` 0 means greedy.
+
+    ``stop``: strings that end a generation (removed from the returned text).
+    ``top_logprobs``: how many alternatives to return per generated token (0 = none).
+    ``seed``: makes sampling repeatable where the backend allows it.
+    """
+
+    prompt: Prompt
+    max_new_tokens: int = 32
+    temperature: float = 0.0
+    top_p: float = 1.0
+    n: int = 1
+    stop: tuple[str, ...] = ()
+    top_logprobs: int = 0
+    seed: int | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Generation:
+    """One generated sample. ``token_logprobs``: log-probability of each generated token under
+    the model's own (temperature 1) distribution, shape ``(len(tokens),)``."""
+
+    text: str
+    tokens: tuple[str, ...]
+    token_logprobs: np.ndarray
+    top_logprobs: tuple[dict[str, float], ...] = ()
+    finish_reason: Literal["stop", "length"] = "stop"
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    """How to load a model. ``model``: a Hub id, a local path, or ``"default"`` (the embedded
+    SmolLM2-135M-Instruct). ``adapter``: a LoRA adapter folder (peft). ``chat``: apply the chat
+    template (None: when the tokenizer has one). ``options``: backend-specific settings (e.g.
+    ``base_url`` for ``openai``); never secrets, which come from environment variables."""
+
+    model: str = "default"
+    adapter: str | None = None
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    device: str = "auto"
+    trust_remote_code: bool = False
+    chat: bool | None = None
+    batch_tokens: int = 4096
+    threads: int | None = None
+    seed: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+class Backend(ABC):
+    """A loaded model behind the three operations."""
+
+    name: ClassVar[str] = ""
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+
+    def __init__(self, config: BackendConfig) -> None:
+        self.config = config
+
+    @abstractmethod
+    def score(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]:
+        """One ``ScoreResult`` per request, in order."""
+
+    @abstractmethod
+    def generate(self, requests: Sequence[GenerateRequest]) -> list[list[Generation]]:
+        """``request.n`` generations per request, in order."""
+
+    @abstractmethod
+    def render(self, prompt: Prompt) -> str:
+        """The exact text the model sees for ``prompt`` (chat template applied, prefix added)."""
+
+    def next_token_logprobs(
+        self, prompts: Sequence[Prompt], candidates: Sequence[str]
+    ) -> list[np.ndarray]:
+        """Log next-token mass of each candidate after each prompt, shape ``(len(candidates),)``."""
+        results = self.score([ScoreRequest(p, candidates=tuple(candidates)) for p in prompts])
+        return [r.candidate_logprobs for r in results]
+
+    def require(self, capability: Capability, needed_by: str) -> None:
+        """Raise ``CapabilityError`` unless this backend has ``capability``."""
+        if capability not in self.capabilities:
+            raise CapabilityError(self.name, needed_by, f"it does not support {capability!r}")
+
+    def describe(self) -> dict[str, Any]:
+        """What identifies this model for a run manifest (no secrets)."""
+        return {"backend": self.name, "model": self.config.model, "adapter": self.config.adapter}
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources (servers, GPU memory)."""

@@ -1,0 +1,22 @@
+"""The ``confalign`` command: a thin typer layer that builds typed configs and calls the library."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="confalign",
+    help="Measure and repair how well a language model's confidence matches reality.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    # Each sub-command lives in its own module; importing it attaches it to ``app``.
+    from confalign.cli import datasets  # noqa: F401
+
+
+def main() -> None:
+    _register()
+    app()
