@@ -121,6 +121,21 @@ class BackendConfig:
     seed: int = 0
     options: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Checked here, before any model loads (a typo should not cost a 20 s load).
+        if not self.model:
+            raise ValueError("model must be a Hub id, a local path or 'default'")
+        if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
+            raise ValueError(
+                f"dtype must be auto, float32, bfloat16 or float16, not {self.dtype!r}"
+            )
+        if self.batch_tokens < 1:
+            raise ValueError(f"batch_tokens must be >= 1, not {self.batch_tokens}")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be >= 1 or None, not {self.threads}")
+        if self.chat not in (None, True, False):
+            raise ValueError(f"chat must be True, False or None, not {self.chat!r}")
+
 
 class Backend(ABC):
     """A loaded model behind the three operations."""

@@ -1,0 +1,204 @@
+"""Batched generation for the ``hf`` backend, with per-token log-probabilities.
+
+Requests with the same sampling settings are generated together (left-padded, sorted by
+prompt length, at most ``batch_tokens`` tokens of prompt + new tokens per batch, counting the
+``n`` samples). Log-probabilities come from the raw logits of each step (``output_logits``),
+log_softmax'ed in float32: the model's own temperature-1 distribution, not the one that
+temperature/top-p reshaped for sampling.
+
+A stop string ends a sample: the text is cut before its first occurrence, and the returned
+tokens are those that begin before the cut (a token that straddles the cut is kept). An EOS
+token ends a sample and is not returned. ``finish_reason`` is ``"stop"`` for both and
+``"length"`` when ``max_new_tokens`` ran out. Greedy requests with ``n > 1`` return ``n``
+copies of the one greedy sample.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
+
+from confalign.backends.base import GenerateRequest, Generation
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """The part of a request that must be equal for requests to share a ``generate`` call."""
+
+    max_new_tokens: int
+    temperature: float
+    top_p: float
+    n: int
+    stop: tuple[str, ...]
+    top_logprobs: int
+    seed: int | None
+
+    @classmethod
+    def of(cls, r: GenerateRequest) -> _Settings:
+        return cls(r.max_new_tokens, r.temperature, r.top_p, r.n, r.stop, r.top_logprobs, r.seed)
+
+    @property
+    def sampling(self) -> bool:
+        return self.temperature > 0
+
+
+class Generator:
+    """Generates for ``GenerateRequest``s whose prompts are already tokenised."""
+
+    def __init__(
+        self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, eos_ids: list[int]
+    ) -> None:
+        self.model, self.tokenizer, self.eos_ids = model, tokenizer, eos_ids
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_ids[0]
+        self.device = next(model.parameters()).device
+
+    def run(
+        self,
+        requests: Sequence[GenerateRequest],
+        prompt_ids: Sequence[list[int]],
+        batch_tokens: int,
+    ) -> list[list[Generation]]:
+        groups: dict[_Settings, list[int]] = {}
+        for i, r in enumerate(requests):
+            groups.setdefault(_Settings.of(r), []).append(i)
+        out: list[list[Generation]] = [[] for _ in requests]
+        for settings, members in groups.items():
+            with _seeded(settings.seed, self.device):
+                for batch in _batches(members, prompt_ids, settings, batch_tokens):
+                    gens = self._generate([prompt_ids[i] for i in batch], settings)
+                    for i, g in zip(batch, gens, strict=True):
+                        out[i] = g
+        return out
+
+    @torch.inference_mode()
+    def _generate(self, prompts: list[list[int]], s: _Settings) -> list[list[Generation]]:
+        width = max(len(p) for p in prompts)
+        ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
+        attention = torch.zeros((len(prompts), width), dtype=torch.long)
+        for b, p in enumerate(prompts):  # left padding: every prompt ends at the same column
+            ids[b, width - len(p) :] = torch.tensor(p)
+            attention[b, width - len(p) :] = 1
+        samples = s.n if s.sampling else 1
+        config = GenerationConfig(
+            max_new_tokens=s.max_new_tokens,
+            do_sample=s.sampling,
+            temperature=s.temperature if s.sampling else 1.0,
+            top_p=s.top_p if s.sampling else 1.0,
+            top_k=0 if s.sampling else None,  # unset, sampling would use top_k=50
+            num_return_sequences=samples,
+            return_dict_in_generate=True,
+            output_logits=True,
+            stop_strings=list(s.stop) or None,
+            eos_token_id=self.eos_ids,
+            pad_token_id=self.pad_id,
+        )
+        result = self.model.generate(
+            input_ids=ids.to(self.device),
+            attention_mask=attention.to(self.device),
+            generation_config=config,
+            tokenizer=self.tokenizer if s.stop else None,
+        )
+        new = result.sequences[:, width:]
+        chosen, top = self._step_logprobs(result.logits, new, s.top_logprobs)
+        gens = [
+            self._finish(new[r].tolist(), chosen[r], top[r] if top else None, s)
+            for r in range(new.shape[0])
+        ]
+        if not s.sampling:
+            return [[gens[b]] * s.n for b in range(len(prompts))]
+        return [gens[b * samples : (b + 1) * samples] for b in range(len(prompts))]
+
+    def _step_logprobs(
+        self, logits: Sequence[torch.Tensor], new: torch.Tensor, k: int
+    ) -> tuple[np.ndarray, list[list[tuple[np.ndarray, np.ndarray]]]]:
+        """Log-probability of each chosen token and the top-k alternatives, per step."""
+        chosen = np.zeros(new.shape, dtype=np.float64)
+        top_steps: list[tuple[np.ndarray, np.ndarray]] = []
+        for t, step in enumerate(logits):  # one vectorised step per generated position
+            lp = torch.log_softmax(step.float(), dim=-1)
+            chosen[:, t] = lp.gather(1, new[:, t : t + 1])[:, 0].double().cpu().numpy()
+            if k > 0:
+                values, indices = lp.topk(k, dim=-1)
+                top_steps.append((values.double().cpu().numpy(), indices.cpu().numpy()))
+        if k == 0:
+            return chosen, []
+        per_row = [[(v[r], i[r]) for v, i in top_steps] for r in range(new.shape[0])]
+        return chosen, per_row
+
+    def _finish(
+        self,
+        ids: list[int],
+        logprobs: np.ndarray,
+        top: list[tuple[np.ndarray, np.ndarray]] | None,
+        s: _Settings,
+    ) -> Generation:
+        """Cut one sample at EOS or the first stop string and build its ``Generation``."""
+        n = next((i for i, t in enumerate(ids) if t in self.eos_ids), len(ids))
+        reason = "stop" if n < len(ids) else "length"
+        ids = ids[:n]
+        text = self.tokenizer.decode(ids, skip_special_tokens=True)
+        cut = min((i for i in (text.find(x) for x in s.stop) if i >= 0), default=-1)
+        if cut >= 0:
+            text, reason = text[:cut], "stop"
+            ids = ids[: self._tokens_before(ids, cut)]
+        pieces = self.tokenizer.batch_decode([[t] for t in ids]) if ids else []
+        alternatives: tuple[dict[str, float], ...] = ()
+        if top is not None:
+            alternatives = tuple(self._top_dict(v, i) for v, i in top[: len(ids)])
+        return Generation(
+            text=text,
+            tokens=tuple(pieces),
+            token_logprobs=logprobs[: len(ids)].copy(),
+            top_logprobs=alternatives,
+            finish_reason=reason,
+        )
+
+    def _tokens_before(self, ids: list[int], cut: int) -> int:
+        """How many of ``ids`` start before character ``cut`` of their decoded text."""
+        prefixes = self.tokenizer.batch_decode(
+            [ids[:i] for i in range(len(ids))], skip_special_tokens=True
+        )
+        return sum(1 for p in prefixes if len(p) < cut)
+
+    def _top_dict(self, values: np.ndarray, indices: np.ndarray) -> dict[str, float]:
+        """{token text: logprob}, best first; tokens decoding to the same text keep the best."""
+        out: dict[str, float] = {}
+        for text, value in zip(
+            self.tokenizer.batch_decode(indices[:, None].tolist()), values, strict=True
+        ):
+            out.setdefault(text, float(value))
+        return out
+
+
+def _batches(
+    members: list[int], prompt_ids: Sequence[list[int]], s: _Settings, batch_tokens: int
+) -> Iterator[list[int]]:
+    """Members sorted by prompt length (longest first), grouped within the token budget."""
+    order = sorted(members, key=lambda i: -len(prompt_ids[i]))
+    per_row = s.n if s.sampling else 1
+    batch: list[int] = []
+    for i in order:
+        width = len(prompt_ids[batch[0]]) if batch else len(prompt_ids[i])
+        if batch and (len(batch) + 1) * per_row * (width + s.max_new_tokens) > batch_tokens:
+            yield batch
+            batch = []
+        batch.append(i)
+    if batch:
+        yield batch
+
+
+@contextlib.contextmanager
+def _seeded(seed: int | None, device: torch.device) -> Iterator[None]:
+    """Seed torch's generators for the block and restore the global state afterwards."""
+    if seed is None:
+        yield
+        return
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices, device_type=device.type if devices else "cuda"):
+        torch.manual_seed(seed)
+        yield

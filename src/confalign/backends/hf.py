@@ -1,0 +1,332 @@
+"""The ``hf`` backend: any transformers causal LM (the embedded default model included).
+
+Loading: ``BackendConfig.model`` is a Hub id or a local folder for ``from_pretrained``, or
+``"default"`` for the embedded SmolLM2-135M-Instruct (converted once, see ``default_model``).
+``adapter`` is a LoRA folder loaded with peft (merged into the weights unless
+``options={"merge_adapter": False}``). ``device="auto"`` is CUDA when available, else CPU;
+``dtype="auto"`` is float32 on CPU and the checkpoint's own dtype on a GPU. Remote code runs
+only with ``trust_remote_code=True``.
+
+Prompts: with a chat template (and ``chat`` not False) system and user turns go through
+``apply_chat_template(..., add_generation_prompt=True)`` and ``assistant_prefix`` follows the
+assistant header; without one the text is ``system + "\\n\\n" + user + assistant_prefix``.
+A rendered chat prompt is encoded without adding special tokens (the template has them), a
+plain one with them (BOS for the models that want it).
+
+Continuations are encoded apart from the prompt, with no special tokens. As in lm-eval,
+trailing whitespace of the prompt moves to the start of each continuation, so that
+``"Answer: " + "Paris"`` is scored as ``"Answer:" + " Paris"``, the tokenisation the model
+knows; unlike lm-eval only spaces and tabs move, not newlines, because BPE vocabularies do not
+merge a newline into the next word, and moving the newline that ends a chat template's
+assistant header would add a near-certain token to every continuation. When spaces did move,
+candidates are read after those spaces (encoded separately).
+
+Candidates: each maps to the ids of its single-token forms ``c`` and ``" " + c``; their
+probabilities are summed. A candidate with neither form as one token is an error.
+
+Sampling: a request's ``seed`` seeds torch for that request's generate call (the global RNG
+state is restored afterwards); loading the backend seeds torch with ``BackendConfig.seed``, so
+unseeded sampling is repeatable for the same sequence of calls.
+
+Options (``BackendConfig.options``): ``share_prompt`` (default True: compute the prompt once
+per request, see ``_hf_scoring``; False: one plain row per continuation, the reference
+layout), ``pack`` (True: short requests fill the padding of long ones), ``merge_adapter``
+(True), ``attn_implementation`` ("sdpa"), ``revision`` (None).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from confalign.backends import register_backend
+from confalign.backends._hf_generate import Generator
+from confalign.backends._hf_rows import Row, plain_row, shared_row
+from confalign.backends._hf_scoring import Scorer
+from confalign.backends.base import (
+    Backend,
+    BackendConfig,
+    Capability,
+    GenerateRequest,
+    Generation,
+    Prompt,
+    ScoreRequest,
+    ScoreResult,
+)
+
+_TRAILING_SPACE = " \t"
+
+
+@dataclass(frozen=True)
+class HFOptions:
+    """``BackendConfig.options`` understood by the ``hf`` backend."""
+
+    share_prompt: bool = True  # one forward pass per request for all its continuations
+    pack: bool = True  # several short requests per batch line instead of padding
+    merge_adapter: bool = True  # merge LoRA weights: same results, no adapter overhead
+    attn_implementation: str = "sdpa"  # sdpa/eager take the prompt-sharing mask
+    revision: str | None = None  # Hub revision of model (and adapter)
+
+    @classmethod
+    def parse(cls, options: dict[str, Any]) -> HFOptions:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ValueError(f"unknown hf options {unknown}; known: {sorted(known)}")
+        return cls(**options)
+
+
+@register_backend("hf")
+class HFBackend(Backend):
+    """transformers + torch; see the module docstring for the exact conventions."""
+
+    name: ClassVar[str] = "hf"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {"score", "candidates", "generate", "prefill", "chat", "top_logprobs"}
+    )
+
+    def __init__(self, config: BackendConfig) -> None:
+        super().__init__(config)
+        self.options = HFOptions.parse(dict(config.options))
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        torch.manual_seed(config.seed)
+        self.model_path = _resolve_model(config.model)
+        self.device = _pick_device(config.device)
+        self.tokenizer = _load_tokenizer(self.model_path, config, self.options)
+        self.model = _load_model(self.model_path, config, self.options, self.device)
+        has_template = getattr(self.tokenizer, "chat_template", None) is not None
+        if config.chat and not has_template:
+            raise ValueError(
+                f"chat=True but the tokenizer of {config.model!r} has no chat template"
+            )
+        self.chat = has_template and config.chat is not False
+        self.eos_ids = _eos_ids(self.model, self.tokenizer)
+        self.pad_id = self.tokenizer.pad_token_id
+        if self.pad_id is None:
+            self.pad_id = self.eos_ids[0]
+        self._scorer = Scorer(self.model, self.pad_id)
+        # Prompt sharing and packing need a custom attention mask (sdpa or eager attention).
+        self._shared = self.options.share_prompt and self._scorer.supports_tree_mask
+        self._generator = Generator(self.model, self.tokenizer, self.eos_ids)
+        self._encoded: OrderedDict[tuple[str, bool], list[int]] = OrderedDict()
+        self._candidates: dict[str, list[int]] = {}
+        if not self.chat:
+            self.capabilities = self.capabilities - {"chat"}
+
+    # -- prompts and tokens --------------------------------------------------------------
+
+    def render(self, prompt: Prompt) -> str:
+        if not self.chat:
+            head = f"{prompt.system}\n\n" if prompt.system else ""
+            return head + prompt.user + prompt.assistant_prefix
+        messages = [{"role": "user", "content": prompt.user}]
+        if prompt.system:
+            messages.insert(0, {"role": "system", "content": prompt.system})
+        try:
+            text = self.tokenizer.apply_chat_template(
+                messages, add_generation_prompt=True, tokenize=False
+            )
+        except Exception as error:  # jinja2 TemplateError: a template without a system role
+            if not prompt.system:
+                raise
+            merged = [{"role": "user", "content": f"{prompt.system}\n\n{prompt.user}"}]
+            try:
+                text = self.tokenizer.apply_chat_template(
+                    merged, add_generation_prompt=True, tokenize=False
+                )
+            except Exception:
+                raise error from None
+        return text + prompt.assistant_prefix
+
+    def encode(self, texts: Sequence[str], *, special: bool = False) -> list[list[int]]:
+        """Token ids of each text (cached: prompts and options repeat across requests)."""
+        missing = list(dict.fromkeys(t for t in texts if (t, special) not in self._encoded))
+        if missing:
+            ids = self.tokenizer(missing, add_special_tokens=special)["input_ids"]
+            for text, row in zip(missing, ids, strict=True):
+                self._encoded[(text, special)] = list(row)
+            while len(self._encoded) > 100_000:
+                self._encoded.popitem(last=False)
+        return [self._encoded[(t, special)] for t in texts]
+
+    def encode_prompt(self, prompt: Prompt | str) -> tuple[list[int], str]:
+        """(ids of the rendered prompt less trailing spaces, those spaces) (module doc)."""
+        text = prompt if isinstance(prompt, str) else self.render(prompt)
+        context = text.rstrip(_TRAILING_SPACE)
+        (ids,) = self.encode([context], special=not self.chat)
+        if not ids:  # nothing to condition on: start from BOS (EOS without one), as lm-eval
+            bos = self.tokenizer.bos_token_id
+            ids = [bos if bos is not None else self.eos_ids[0]]
+        return ids, text[len(context) :]
+
+    def candidate_ids(self, candidate: str) -> list[int]:
+        """Ids of the single-token forms of ``candidate``: ``c`` and ``" " + c``."""
+        if candidate not in self._candidates:
+            forms = self.encode([candidate, " " + candidate]) if candidate else []
+            ids = list(dict.fromkeys(f[0] for f in forms if len(f) == 1))
+            if not ids:
+                raise ValueError(
+                    f"candidate {candidate!r} is not a single token for {self.config.model!r}, "
+                    "neither alone nor after a space; score it as a continuation instead"
+                )
+            self._candidates[candidate] = ids
+        return self._candidates[candidate]
+
+    # -- the protocol ----------------------------------------------------------------------
+
+    def score(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]:
+        texts = [self.render(r.prompt) for r in requests]
+        self._encode_all(texts, [r.continuations for r in requests])
+        rows: list[Row] = []
+        plans = [self._plan(t, r, rows) for t, r in zip(texts, requests, strict=True)]
+        pack = self._shared and self.options.pack
+        results = self._scorer.run(rows, self.config.batch_tokens, pack=pack)
+        out = []
+        for n_prompt, conts, cand_row in plans:
+            lps = tuple(results[row].token_logprobs[sl].copy() for row, sl in conts)
+            cands = results[cand_row].cand_logprobs if cand_row >= 0 else np.zeros(0)
+            out.append(ScoreResult(lps, np.asarray(cands, dtype=np.float64), n_prompt))
+        return out
+
+    def _encode_all(self, texts: list[str], continuations: list[tuple[str, ...]]) -> None:
+        """Fill the encoding cache with two batched tokenizer calls instead of many."""
+        contexts = [t.rstrip(_TRAILING_SPACE) for t in texts]
+        self.encode(contexts, special=not self.chat)
+        spaces = [t[len(c) :] for t, c in zip(texts, contexts, strict=True)]
+        self.encode([s + c for s, conts in zip(spaces, continuations, strict=True) for c in conts])
+
+    def _plan(
+        self, text: str, request: ScoreRequest, rows: list[Row]
+    ) -> tuple[int, list[tuple[int, slice]], int]:
+        """Append the rows that ``request`` (rendered as ``text``) needs; return (prompt
+        tokens, per continuation (row index, slice of its reads), candidate row or -1)."""
+        ids, space = self.encode_prompt(text)
+        conts = self.encode([space + c for c in request.continuations])
+        cand_ids = [self.candidate_ids(c) for c in request.candidates]
+        space_ids = self.encode([space])[0] if space else []
+        cand_branch = space_ids if cand_ids else []
+        n_prompt = len(ids) + len(space_ids)
+        if not conts and not cand_ids:
+            return n_prompt, [], -1
+        if self._shared:
+            row, slices = shared_row(ids, conts, cand_branch, cand_ids)
+            rows.append(row)
+            index = len(rows) - 1
+            return n_prompt, [(index, sl) for sl in slices], index if cand_ids else -1
+        spans = []
+        for cont in conts:
+            rows.append(plain_row(ids, cont))
+            spans.append((len(rows) - 1, slice(0, len(cont))))
+        cand_row = -1
+        if cand_ids:
+            rows.append(plain_row(ids, cand_branch, cand_ids))
+            cand_row = len(rows) - 1
+        return n_prompt, spans, cand_row
+
+    def generate(self, requests: Sequence[GenerateRequest]) -> list[list[Generation]]:
+        for r in requests:
+            _check_generate_request(r)
+        prompt_ids = [self._generation_prompt(r.prompt) for r in requests]
+        return self._generator.run(requests, prompt_ids, self.config.batch_tokens)
+
+    def _generation_prompt(self, prompt: Prompt) -> list[int]:
+        ids, space = self.encode_prompt(prompt)
+        return ids + (self.encode([space])[0] if space else [])
+
+    def describe(self) -> dict[str, Any]:
+        info = super().describe()
+        info.update(
+            model_path=str(self.model_path),
+            dtype=str(self.model.dtype).removeprefix("torch."),
+            device=str(self.device),
+            chat=self.chat,
+            revision=self.options.revision,
+        )
+        return info
+
+    def close(self) -> None:
+        del self.model, self._scorer, self._generator
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+
+def _check_generate_request(r: GenerateRequest) -> None:
+    if r.max_new_tokens < 1 or r.n < 1 or r.top_logprobs < 0:
+        raise ValueError(f"max_new_tokens and n must be >= 1, top_logprobs >= 0: {r}")
+    if r.temperature < 0 or not 0 < r.top_p <= 1:
+        raise ValueError(f"temperature must be >= 0 and top_p in (0, 1]: {r}")
+
+
+def _resolve_model(model: str) -> str:
+    if model == "default":
+        from confalign.backends.default_model import ensure_default_model
+
+        return str(ensure_default_model())
+    return model
+
+
+def _pick_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _torch_dtype(dtype: str, device: torch.device) -> torch.dtype | str:
+    if dtype == "auto":
+        # CPU kernels are fastest and exact in float32; on a GPU keep the checkpoint's dtype.
+        return torch.float32 if device.type == "cpu" else "auto"
+    return getattr(torch, dtype)
+
+
+def _load_tokenizer(path: str, config: BackendConfig, options: HFOptions) -> Any:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(
+        path, trust_remote_code=config.trust_remote_code, revision=options.revision
+    )
+
+
+def _load_model(path: str, config: BackendConfig, options: HFOptions, device: torch.device) -> Any:
+    from transformers import AutoModelForCausalLM, GenerationConfig
+
+    model = AutoModelForCausalLM.from_pretrained(
+        path,
+        dtype=_torch_dtype(config.dtype, device),
+        trust_remote_code=config.trust_remote_code,
+        revision=options.revision,
+        attn_implementation=options.attn_implementation,
+        device_map=str(device) if device.type != "cpu" else None,
+    )
+    # Keep only the special-token ids of the checkpoint's generation defaults: a Hub
+    # generation_config.json (temperature 0.6, repetition_penalty...) must not silently
+    # change what generate() samples from. (Before peft wraps the model, so it applies.)
+    old = model.generation_config
+    model.generation_config = GenerationConfig(
+        bos_token_id=old.bos_token_id, eos_token_id=old.eos_token_id, pad_token_id=old.pad_token_id
+    )
+    if config.adapter:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, config.adapter, revision=options.revision)
+        if options.merge_adapter:
+            model = model.merge_and_unload()
+    model.to(device)
+    model.eval()
+    return model
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
+    """End-of-sequence ids: the generation config's, plus the tokenizer's EOS."""
+    eos = model.generation_config.eos_token_id
+    ids = [eos] if isinstance(eos, int) else list(eos or [])
+    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
+        ids.append(tokenizer.eos_token_id)
+    if not ids:
+        raise ValueError("the model defines no end-of-sequence token")
+    return ids

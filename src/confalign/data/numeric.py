@@ -1,0 +1,117 @@
+"""Numbers in answers: parse a reference, extract a model's number, compare exactly.
+
+Rules (tested in ``tests/data/test_numeric.py``):
+
+- Numbers are exact rationals (``fractions.Fraction``), never floats: ``"0.1"`` is 1/10.
+- Accepted forms: ``12``, ``-5``, ``+5``, ``1,234`` and ``12,345,678`` (commas only in groups
+  of three; ``"1,23"`` reads as ``1``), ``3.5``, ``.5``, ``3/4`` and ``-3 / 4``, written
+  with an ASCII hyphen-minus or the Unicode minus signs U+2212, U+FE63, U+FF0D. A trailing full
+  stop (``"1234."``) ends a sentence and is not a decimal point; ``%`` and units after the
+  number are ignored (``"20%"`` is 20).
+- Which number a model's text gives (``extract_number``): the first number after the last
+  ``=`` when the text has one (``"5 + 7 = 12"`` gives 12: the model restated the sum), else the
+  first number in the text (``"The answer is 12"`` gives 12). First, not last, because in
+  confalign's prompts the answer comes first and what follows is an explanation or a
+  confidence (``"12, I am 90% sure"``); the last number would read the 90.
+- ``numeric_match``: the extracted number equals the reference as a rational, so ``"3/4"``
+  matches ``"0.75"`` and ``"1,234"`` matches ``"1234"``. With ``reduced_fraction=True`` (the
+  CalibratedMath fraction-reduction task, which asks for the reduced form) the answer must be
+  written as a fraction in lowest terms with the reference's value: ``"3/4"`` is right,
+  ``"6/8"`` and ``"0.75"`` are wrong.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+_MINUS_SIGNS = str.maketrans({"\u2212": "-", "\ufe63": "-", "\uff0d": "-"})
+_NUMBER_RE = re.compile(
+    r"""(?<![\w.,/])(?P<sign>[-+])?(?:
+        (?P<num>\d+)\s*/\s*(?P<den>\d+)(?![\d.,/])        # fraction: 3/4
+      | (?P<int>\d{1,3}(?:,\d{3})+(?![\d,])|\d+)(?:\.(?P<dec>\d+))?  # 1,234 / 1234 / 3.5
+      | \.(?P<bare>\d+)                                   # .5
+    )""",
+    re.VERBOSE,
+)
+_TRAILING = " \t\n.!?;:,%"
+
+
+@dataclass(frozen=True)
+class NumberToken:
+    """A number found in text: its exact value, the text it was read from, and, for a
+    fraction, its numerator and denominator as written (``6/8`` keeps 6 and 8)."""
+
+    value: Fraction
+    text: str
+    numerator: int | None = None
+    denominator: int | None = None
+
+    @property
+    def is_fraction(self) -> bool:
+        return self.denominator is not None
+
+    @property
+    def in_lowest_terms(self) -> bool:
+        """A written fraction whose numerator and denominator share no factor."""
+        if self.numerator is None or self.denominator is None:
+            return False
+        return math.gcd(self.numerator, self.denominator) == 1
+
+
+def _token(m: re.Match[str]) -> NumberToken | None:
+    sign = -1 if m.group("sign") == "-" else 1
+    if m.group("den") is not None:
+        num, den = int(m.group("num")), int(m.group("den"))
+        if den == 0:
+            return None
+        return NumberToken(Fraction(sign * num, den), m.group(0), sign * num, den)
+    if m.group("bare") is not None:
+        return NumberToken(sign * Fraction("0." + m.group("bare")), m.group(0))
+    whole = m.group("int").replace(",", "")
+    dec = m.group("dec")
+    value = Fraction(f"{whole}.{dec}") if dec else Fraction(int(whole))
+    return NumberToken(sign * value, m.group(0))
+
+
+def find_numbers(text: str) -> list[NumberToken]:
+    """Every number in ``text``, in order."""
+    text = text.translate(_MINUS_SIGNS)
+    found = (_token(m) for m in _NUMBER_RE.finditer(text))
+    return [t for t in found if t is not None]
+
+
+def parse_number(text: str) -> NumberToken | None:
+    """``text`` read as one number (surrounding spaces, a trailing ``.``/``%`` allowed), or
+    None when it is not exactly one number (``"12 apples"``, ``"twelve"``)."""
+    text = text.translate(_MINUS_SIGNS).strip().rstrip(_TRAILING).strip()
+    m = _NUMBER_RE.fullmatch(text)
+    return _token(m) if m else None
+
+
+def extract_number(text: str) -> NumberToken | None:
+    """The number a model's answer gives (rule in the module docstring), or None."""
+    text = text.translate(_MINUS_SIGNS)
+    if "=" in text:
+        after = find_numbers(text[text.rindex("=") + 1 :])
+        if after:
+            return after[0]
+    numbers = find_numbers(text)
+    return numbers[0] if numbers else None
+
+
+def numeric_match(prediction: str, reference: str, *, reduced_fraction: bool = False) -> bool:
+    """Whether ``prediction`` gives the number ``reference`` states (rules above).
+
+    Raises ``ValueError`` when ``reference`` is not a number: that is a data error, not a
+    wrong answer.
+    """
+    ref = parse_number(reference)
+    if ref is None:
+        raise ValueError(f"reference answer {reference!r} is not a number")
+    got = extract_number(prediction)
+    if got is None or got.value != ref.value:
+        return False
+    return got.in_lowest_terms if reduced_fraction else True

@@ -1,0 +1,202 @@
+"""``EvalConfig``: everything ``run_eval`` needs, validated when it is built (before any model
+or dataset loads). ``HELP`` describes each field and is the single source of the CLI's help;
+the field defaults are the CLI's defaults."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from confalign.backends import BackendConfig, backend_names
+from confalign.confidence.base import Mode
+from confalign.registry import unknown_name_message
+from confalign.runs import canonical, stable_hash
+
+Dtype = Literal["auto", "float32", "bfloat16", "float16"]
+BackendName = Literal["hf", "llamacpp", "openai", "vllm"]
+MODES: tuple[str, ...] = get_args(Mode)
+DEFAULT_RUNS_DIR = Path("runs")
+
+
+class ConfigError(ValueError):
+    """An ``EvalConfig`` value is invalid; the message names the field and the known values."""
+
+
+# Field help: the single source of the CLI's option help.
+HELP: dict[str, str] = {
+    "datasets": "Datasets: registry names (see `confalign datasets list`) or JSONL/CSV/Parquet "
+    "files.",
+    "model": "Model: a Hugging Face id, a local folder, or 'default' (the embedded model).",
+    "backend": "Backend that runs the model.",
+    "adapter": "LoRA adapter folder (peft) applied to the model.",
+    "methods": "Confidence methods; default: every method that applies to each dataset's type.",
+    "formats": "Verbalized confidence formats; default: the extractors' default formats.",
+    "modes": "Verbalized elicitation modes (free, prefill, distribution); default: the "
+    "extractors'.",
+    "limit": "Evaluate a seeded sample of at most this many examples per dataset.",
+    "seed": "Seed for sampling examples and for sampled generations.",
+    "samples": "Samples per question for the consistency methods; default: the extractors'.",
+    "temperature": "Sampling temperature for the consistency methods; default: the extractors'.",
+    "split": "Dataset split; default: each dataset's evaluation split.",
+    "stratify": "Stratify the --limit sample by subject.",
+    "output": "Run directory; default: runs/<model>_<datasets>_<hash of the settings>, so the "
+    "same command resumes the same run.",
+    "batch_size": "Examples per batch (one database transaction each).",
+    "dtype": "Model weights' dtype.",
+    "device": "Device: auto, cpu, cuda, cuda:1, ...",
+    "threads": "CPU threads for the backend; default: the library's.",
+    "backend_options": "Backend-specific settings (e.g. base_url); never secrets.",
+}
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """One evaluation: which model, which data, which confidence methods, where to store.
+
+    Lists may be given as tuples, lists or comma-separated strings; they are stored as tuples.
+    ``None`` for methods/formats/modes/samples/temperature means the extractors' defaults
+    (methods: every method that applies to each dataset's type). ``HELP`` documents each field.
+    """
+
+    datasets: tuple[str, ...]
+    model: str = "default"
+    backend: BackendName = "hf"
+    adapter: str | None = None
+    methods: tuple[str, ...] | None = None
+    formats: tuple[str, ...] | None = None
+    modes: tuple[str, ...] | None = None
+    limit: int | None = None
+    seed: int = 0
+    samples: int | None = None
+    temperature: float | None = None
+    split: str | None = None
+    stratify: bool = False
+    output: Path | None = None
+    batch_size: int = 8  # the unit of commit: a SIGKILL loses at most this many examples' work
+    dtype: Dtype = "auto"
+    device: str = "auto"
+    threads: int | None = None
+    backend_options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("datasets", "methods", "formats", "modes"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, tuple):
+                object.__setattr__(self, name, _as_tuple(name, value))
+        if self.output is not None and not isinstance(self.output, Path):
+            object.__setattr__(self, "output", Path(self.output))
+        _validate(self)
+
+    def run_dir(self) -> Path:
+        """``output``, or a name derived from the settings that determine the results."""
+        if self.output is not None:
+            return self.output
+        model = _slug(Path(self.model).name or self.model)
+        data = _slug("+".join(Path(d).stem for d in self.datasets))[:40]
+        return (
+            DEFAULT_RUNS_DIR / f"{model}_{data}_{stable_hash(canonical(self.result_settings()), 8)}"
+        )
+
+    def result_settings(self) -> dict[str, Any]:
+        """The fields that determine the results (all but output, batch size, device, threads)."""
+        skip = {"output", "batch_size", "device", "threads"}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every field, for the manifest (secrets are redacted when it is written)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def backend_config(self) -> BackendConfig:
+        """The ``BackendConfig`` for ``load_backend``."""
+        return BackendConfig(
+            model=self.model,
+            adapter=self.adapter,
+            dtype=self.dtype,
+            device=self.device,
+            threads=self.threads,
+            seed=self.seed,
+            options=dict(self.backend_options),
+        )
+
+
+def _as_tuple(name: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, Iterable):
+        raise ConfigError(f"{name}: expected a list of names, got {value!r}")
+    return tuple(str(v).strip() for v in value if str(v).strip())
+
+
+def _validate(config: EvalConfig) -> None:
+    if not config.datasets:
+        raise ConfigError("datasets: give at least one dataset name or file")
+    duplicate = _first_duplicate(config.datasets)
+    if duplicate:
+        raise ConfigError(f"datasets: {duplicate!r} is given twice")
+    if config.backend not in backend_names():
+        raise ConfigError(unknown_name_message("backend", config.backend, backend_names()))
+    _check_names("method", config.methods, _known_methods)
+    _check_names("format", config.formats, _known_formats)
+    _check_names("mode", config.modes, lambda: MODES)
+    if config.methods == () or config.formats == () or config.modes == ():
+        raise ConfigError("methods, formats and modes, when given, must name at least one")
+    _check_range("limit", config.limit, 1)
+    _check_range("samples", config.samples, 1)
+    _check_range("batch_size", config.batch_size, 1)
+    _check_range("threads", config.threads, 1)
+    if config.temperature is not None and not config.temperature >= 0:
+        raise ConfigError(f"temperature: must be >= 0, got {config.temperature}")
+    if config.dtype not in get_args(Dtype):
+        raise ConfigError(unknown_name_message("dtype", config.dtype, get_args(Dtype)))
+    if not config.model:
+        raise ConfigError("model: must not be empty (use 'default' for the embedded model)")
+
+
+def _check_names(
+    kind: str, given: tuple[str, ...] | None, known: Callable[[], Iterable[str]]
+) -> None:
+    """Each of ``given`` must be one of ``known()`` (asked only when something is given)."""
+    if given is None:
+        return
+    known_names = tuple(known())
+    for name in given:
+        if name not in known_names:
+            raise ConfigError(unknown_name_message(kind, name, known_names))
+    duplicate = _first_duplicate(given)
+    if duplicate:
+        raise ConfigError(f"{kind}s: {duplicate!r} is given twice")
+
+
+def _check_range(name: str, value: int | None, low: int) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"{name}: must be an integer >= {low}, got {value!r}")
+
+
+def _first_duplicate(values: Iterable[str]) -> str | None:
+    seen: set[str] = set()
+    for v in values:
+        if v in seen:
+            return v
+        seen.add(v)
+    return None
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "run"
+
+
+def _known_methods() -> tuple[str, ...]:
+    from confalign.evaluate.catalog import method_names
+
+    return method_names()
+
+
+def _known_formats() -> tuple[str, ...]:
+    from confalign.evaluate.catalog import format_names
+
+    return format_names()
