@@ -15,8 +15,11 @@ app = typer.Typer(
 def _register() -> None:
     # Each sub-command lives in its own module; importing it attaches it to ``app``.
     import confalign.cli.eval  # noqa: F401
-    from confalign.cli import datasets  # noqa: F401
-    from confalign.cli import demo, report  # noqa: F401
+    from confalign.cli import (  # noqa: F401
+        datasets,
+        demo,
+        report,
+    )
 
 
 def main() -> None:
