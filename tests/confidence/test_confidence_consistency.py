@@ -96,6 +96,10 @@ def test_extractor_on_scripted_samples() -> None:
     assert open_agree.confidence == pytest.approx(3 / 7)
     assert open_ent.extra["samples"][1] == " paris."
     assert mc_agree.generated_tokens == sum(len(t) for t in replies["mc0"])
+    # per-sample flags and costs, so an analysis can score the first k samples
+    assert mc_agree.extra["sample_correct"] == [True, True, False, None, True, False, None]
+    assert mc_agree.extra["sample_tokens"] == [len(t) for t in replies["mc0"]]
+    assert open_agree.extra["sample_correct"] == [True, True, True, False, False, None, False]
     seeds = {r.seed for r in backend.generate_requests}
     assert seeds == {example_seed(3, "mc0"), example_seed(3, "open0")}
     assert all(

@@ -16,6 +16,7 @@ def _register() -> None:
     # Each sub-command lives in its own module; importing it attaches it to ``app``.
     import confalign.cli.eval  # noqa: F401
     from confalign.cli import (  # noqa: F401
+        analyze,
         datasets,
         demo,
         report,

@@ -157,8 +157,19 @@ class ConsistencyExtractor(Extractor):
             top = majority_answer(answers)
             prediction = top if ex.is_multiple_choice or not top else texts[answers.index(top)]
             prediction = prediction.strip()
-            extra = {"samples": texts, "answers": answers, "n": len(answers)}
-            tokens = sum(len(g.tokens) for g in gens)
+            # Per-sample correctness and cost let an analysis score the first k < n samples
+            # (agreement@5 from a 20-sample run) without generating again.
+            extra = {
+                "samples": texts,
+                "answers": answers,
+                "n": len(answers),
+                "sample_correct": [
+                    is_correct(a if ex.is_multiple_choice else t, ex)
+                    for a, t in zip(answers, texts, strict=True)
+                ],
+                "sample_tokens": [len(g.tokens) for g in gens],
+            }
+            tokens = sum(extra["sample_tokens"])
             scores = {"agreement": agreement(answers), "entropy": entropy_confidence(answers)}
             for method in self.config.methods:
                 records.append(
