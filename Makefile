@@ -6,9 +6,15 @@ PIP := $(PY) -m pip
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench setup
+.PHONY: demo test lint bench setup setup-llamacpp
 
 setup: $(STAMP)
+
+# llama-cpp-python (the llamacpp backend and its OpenAI-compatible server, used by the tests
+# of both backends): PyPI has source only, so the first build takes about 6 minutes here;
+# the wheel is cached and later installs are instant.
+setup-llamacpp: $(STAMP)
+	PY=$(PY) bash scripts/install_llamacpp.sh
 
 $(STAMP): pyproject.toml Makefile
 	python3 -m venv $(VENV)

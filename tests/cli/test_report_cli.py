@@ -107,7 +107,11 @@ def test_demo_runs_the_library_demo_and_prints_the_table(
     code, out, err = invoke("demo", "-o", str(tmp_path / "demo"), "--limit", "60", "--no-progress")
     assert code == 0, err
     config = seen["config"]
-    assert config.limit == 60 and config.stratify and config.datasets == ("mmlu_offline",)
+    assert (
+        config.limit == 60
+        and config.stratify
+        and config.datasets == ("mmlu_offline", "calibrated_math")
+    )
     assert config.modes == ("prefill", "distribution")
     assert f"report: {tmp_path / 'demo' / 'report' / 'report.html'}" in out
     assert "choice" in out and "AUROC" in out

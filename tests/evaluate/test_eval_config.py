@@ -37,6 +37,9 @@ def test_lists_accept_commas_and_become_tuples() -> None:
         ({"samples": True}, r"samples: must be an integer >= 1, got True"),
         ({"temperature": -0.5}, r"temperature: must be >= 0"),
         ({"model": ""}, r"model: must not be empty"),
+        ({"dataset_limits": "mmlu=0"}, r"dataset_limits\['mmlu'\]: must be an integer >= 1"),
+        ({"dataset_limits": "arc=5"}, r"dataset_limits: 'arc' is not one of the datasets"),
+        ({"dataset_limits": "mmlu:5"}, r"dataset_limits: expected NAME=N, got 'mmlu:5'"),
     ],
 )
 def test_invalid_values_are_refused_with_the_known_choices(kwargs: dict, message: str) -> None:
@@ -70,3 +73,11 @@ def test_default_run_dir_depends_only_on_result_settings() -> None:
     assert same.run_dir() == a.run_dir()
     assert EvalConfig(datasets=("mmlu",), limit=6, model="org/Model-1").run_dir() != a.run_dir()
     assert EvalConfig(datasets=("mmlu",), output="x/y").run_dir() == Path("x/y")
+
+
+def test_dataset_limits_override_the_global_limit() -> None:
+    c = EvalConfig(datasets="mmlu,data/x.jsonl", limit=200, dataset_limits="data/x.jsonl=30")
+    assert c.dataset_limits == {"data/x.jsonl": 30}
+    assert (c.limit_of("mmlu"), c.limit_of("data/x.jsonl")) == (200, 30)
+    other = EvalConfig(datasets="mmlu,data/x.jsonl", limit=200)
+    assert other.run_dir() != c.run_dir()

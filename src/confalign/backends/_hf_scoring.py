@@ -43,6 +43,7 @@ causal attention); it is also used when the attention implementation cannot take
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 
 import numpy as np
@@ -74,6 +75,7 @@ class Scorer:
         self.device = next(model.parameters()).device
         self.attn = getattr(model.config, "_attn_implementation", "eager") or "eager"
         self.body, self.head = _split_body_head(model)
+        self.cache_arg = _cache_argument(model)
 
     @property
     def supports_tree_mask(self) -> bool:
@@ -99,7 +101,8 @@ class Scorer:
     def _prefix_cache(self, tokens: np.ndarray) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Per layer (keys, values) of the shared prefix, batch size 1."""
         ids = torch.from_numpy(tokens)[None].to(self.device)
-        cache = self.model(input_ids=ids, use_cache=True, logits_to_keep=1).past_key_values
+        out = self.model(input_ids=ids, use_cache=True, logits_to_keep=1)
+        cache = out.cache if self.cache_arg == "cache" else out.past_key_values
         return [(layer.keys, layer.values) for layer in cache.layers]
 
     def _run_batch(
@@ -119,7 +122,7 @@ class Scorer:
 
             n = len(lines)
             kv = [(k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1)) for k, v in prefix]
-            inputs["past_key_values"] = DynamicCache(ddp_cache_data=kv)
+            inputs[self.cache_arg] = DynamicCache(ddp_cache_data=kv)
         # Flat (line * width + column) index of every read: token reads, then candidates.
         order = [i for line in lines for i in line]
         placed = list(zip(order, layout.starts, strict=True))
@@ -144,7 +147,7 @@ class Scorer:
 
     def _logprobs_at(self, inputs: dict, flat: torch.Tensor) -> torch.Tensor:
         """float32 log-probabilities of the next token at flat positions ``flat``."""
-        use_cache = "past_key_values" in inputs  # a given cache is only read with use_cache
+        use_cache = self.cache_arg in inputs  # a given cache is only read with use_cache
         if self.body is None:  # logit post-processing: the model's own forward
             return torch.log_softmax(self._full_forward_logits(inputs, flat).float(), dim=-1)
         hidden = self.body(**inputs, use_cache=use_cache).last_hidden_state
@@ -159,7 +162,7 @@ class Scorer:
         width = inputs["input_ids"].shape[1]
         line, column = flat // width, flat % width
         keep, where = torch.unique(column, return_inverse=True)
-        use_cache = "past_key_values" in inputs
+        use_cache = self.cache_arg in inputs
         logits = self.model(**inputs, use_cache=use_cache, logits_to_keep=keep).logits
         return logits[line, where]
 
@@ -212,6 +215,13 @@ def _candidate_mass(logprobs: torch.Tensor, cand_ids: Sequence[Sequence[Sequence
     picked = logprobs.gather(1, index.reshape(len(cand_ids), -1)).reshape(index.shape)
     mass = torch.logsumexp(picked.masked_fill(~valid, -torch.inf), dim=-1).double().cpu().numpy()
     return [mass[b, : len(cands)] for b, cands in enumerate(cand_ids)]
+
+
+def _cache_argument(model: nn.Module) -> str:
+    """The forward argument that takes a key-value cache: transformers 5.24 renamed
+    ``past_key_values`` to ``cache`` (the old name still works but warns on every call)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
 
 
 def _split_body_head(model: nn.Module) -> tuple[nn.Module | None, nn.Module | None]:

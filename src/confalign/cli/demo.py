@@ -11,7 +11,7 @@ import typer
 
 from confalign.cli import app
 from confalign.cli._errors import INTERRUPTED_EXIT, user_errors
-from confalign.evaluate import EvalInterrupted
+from confalign.evaluate import EvalConfig, EvalInterrupted
 from confalign.report import summary_lines
 from confalign.report.demo import DEMO_LIMIT, DEMO_OUTPUT, demo_config, run_demo
 
@@ -26,13 +26,14 @@ def demo_command(
     ] = DEMO_LIMIT,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
-    """Evaluate the embedded model on 200 offline MMLU questions and write the report."""
+    """Evaluate the embedded model on 200 offline MMLU and 100 CalibratedMath questions and
+    write the report."""
     start = time.monotonic()
     with user_errors():
         config = demo_config(output, limit=limit)
         typer.echo(
-            f"demo: {config.model} model, {', '.join(config.datasets)} ({config.limit} questions, "
-            f"seed {config.seed}), methods {', '.join(config.methods or ())}; verbalized "
+            f"demo: {config.model} model, {_sizes(config)} (seed {config.seed}); methods "
+            f"{', '.join(config.methods or ())}; verbalized "
             f"formats {', '.join(config.formats or ())} in modes {', '.join(config.modes or ())}"
         )
         try:
@@ -46,3 +47,7 @@ def demo_command(
     typer.echo(f"        {result.files.markdown}")
     typer.echo(f"        {result.files.json}")
     typer.echo(f"done in {time.monotonic() - start:.0f} s")
+
+
+def _sizes(config: EvalConfig) -> str:
+    return ", ".join(f"{d} ({config.limit_of(d)} questions)" for d in config.datasets)

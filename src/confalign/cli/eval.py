@@ -32,6 +32,7 @@ def eval_command(
     formats: Annotated[str | None, _opt("formats", "--formats")] = None,
     modes: Annotated[str | None, _opt("modes", "--modes")] = None,
     limit: Annotated[int | None, _opt("limit", "--limit", "-n")] = None,
+    dataset_limits: Annotated[str, _opt("dataset_limits", "--dataset-limits")] = "",
     seed: Annotated[int, _opt("seed", "--seed")] = _default("seed"),
     samples: Annotated[int | None, _opt("samples", "--samples")] = None,
     temperature: Annotated[float | None, _opt("temperature", "--temperature")] = None,
@@ -58,6 +59,7 @@ def eval_command(
             formats=formats,  # type: ignore[arg-type]
             modes=modes,  # type: ignore[arg-type]
             limit=limit,
+            dataset_limits=dataset_limits,  # type: ignore[arg-type]  # "a=1,b=2" is parsed
             seed=seed,
             samples=samples,
             temperature=temperature,

@@ -37,6 +37,7 @@ HELP: dict[str, str] = {
     "modes": "Verbalized elicitation modes (free, prefill, distribution); default: the "
     "extractors'.",
     "limit": "Evaluate a seeded sample of at most this many examples per dataset.",
+    "dataset_limits": "Per-dataset limits overriding --limit, as NAME=N,NAME=N.",
     "seed": "Seed for sampling examples and for sampled generations.",
     "samples": "Samples per question for the consistency methods; default: the extractors'.",
     "temperature": "Sampling temperature for the consistency methods; default: the extractors'.",
@@ -44,7 +45,7 @@ HELP: dict[str, str] = {
     "stratify": "Stratify the --limit sample by subject.",
     "output": "Run directory; default: runs/<model>_<datasets>_<hash of the settings>, so the "
     "same command resumes the same run.",
-    "batch_size": "Examples per batch (one database transaction each).",
+    "batch_size": "Examples per batch (one database transaction each; a kill loses at most one).",
     "dtype": "Model weights' dtype.",
     "device": "Device: auto, cpu, cuda, cuda:1, ...",
     "threads": "CPU threads for the backend; default: the library's.",
@@ -69,13 +70,17 @@ class EvalConfig:
     formats: tuple[str, ...] | None = None
     modes: tuple[str, ...] | None = None
     limit: int | None = None
+    dataset_limits: Mapping[str, int] = field(default_factory=dict)
     seed: int = 0
     samples: int | None = None
     temperature: float | None = None
     split: str | None = None
     stratify: bool = False
     output: Path | None = None
-    batch_size: int = 8  # the unit of commit: a SIGKILL loses at most this many examples' work
+    # The unit of commit (a SIGKILL loses at most one batch) and of extraction: 32 examples fill
+    # the backend's batches; measured on 2 CPU cores, verbalized extraction is 1.6x faster per
+    # example than with 8 (2.3 s against 3.6 s on MMLU, 2 formats x prefill + distribution).
+    batch_size: int = 32
     dtype: Dtype = "auto"
     device: str = "auto"
     threads: int | None = None
@@ -86,9 +91,15 @@ class EvalConfig:
             value = getattr(self, name)
             if value is not None and not isinstance(value, tuple):
                 object.__setattr__(self, name, _as_tuple(name, value))
+        if isinstance(self.dataset_limits, str):
+            object.__setattr__(self, "dataset_limits", _parse_limits(self.dataset_limits))
         if self.output is not None and not isinstance(self.output, Path):
             object.__setattr__(self, "output", Path(self.output))
         _validate(self)
+
+    def limit_of(self, dataset: str) -> int | None:
+        """The sample size of ``dataset``: its ``dataset_limits`` entry, else ``limit``."""
+        return self.dataset_limits.get(dataset, self.limit)
 
     def run_dir(self) -> Path:
         """``output``, or a name derived from the settings that determine the results."""
@@ -144,6 +155,13 @@ def _validate(config: EvalConfig) -> None:
     if config.methods == () or config.formats == () or config.modes == ():
         raise ConfigError("methods, formats and modes, when given, must name at least one")
     _check_range("limit", config.limit, 1)
+    for name, value in config.dataset_limits.items():
+        if name not in config.datasets:
+            raise ConfigError(
+                f"dataset_limits: {name!r} is not one of the datasets "
+                f"({', '.join(config.datasets)})"
+            )
+        _check_range(f"dataset_limits[{name!r}]", value, 1)
     _check_range("samples", config.samples, 1)
     _check_range("batch_size", config.batch_size, 1)
     _check_range("threads", config.threads, 1)
@@ -153,6 +171,19 @@ def _validate(config: EvalConfig) -> None:
         raise ConfigError(unknown_name_message("dtype", config.dtype, get_args(Dtype)))
     if not config.model:
         raise ConfigError("model: must not be empty (use 'default' for the embedded model)")
+
+
+def _parse_limits(text: str) -> dict[str, int]:
+    """``"a=100,b=20"`` -> ``{"a": 100, "b": 20}``."""
+    limits: dict[str, int] = {}
+    for item in (x.strip() for x in text.split(",")):
+        if not item:
+            continue
+        name, sep, value = item.rpartition("=")
+        if not sep or not name.strip() or not value.strip().isdigit():
+            raise ConfigError(f"dataset_limits: expected NAME=N, got {item!r}")
+        limits[name.strip()] = int(value)
+    return limits
 
 
 def _check_names(

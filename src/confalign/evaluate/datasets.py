@@ -30,7 +30,7 @@ def load_datasets(config: EvalConfig) -> list[LoadedDataset]:
         result = load_benchmark(
             name,
             split=config.split,
-            limit=config.limit,
+            limit=config.limit_of(name),
             seed=config.seed,
             stratify=config.stratify,
         )

@@ -96,7 +96,7 @@ def _dataset_identity(
     return {
         "name": ds.name,
         "split": config.split,
-        "limit": config.limit,
+        "limit": config.limit_of(ds.name),
         "seed": config.seed,
         "stratify": config.stratify,
         "size": len(ds.examples),

@@ -32,17 +32,21 @@ if TYPE_CHECKING:
     from confalign.backends import Backend
     from confalign.evaluate import EvalConfig
 
-DEMO_DATASETS: tuple[str, ...] = ("mmlu_offline",)
+DEMO_DATASETS: tuple[str, ...] = ("mmlu_offline", "calibrated_math")
 DEMO_METHODS: tuple[str, ...] = (
     "choice",
     "continuation_sum",
     "continuation_sum_norm",
     "continuation_min",
+    "answer_prob",
     "verbalized",
 )
 DEMO_FORMATS: tuple[str, ...] = ("score_letter", "score_number")
 DEMO_MODES: tuple[str, ...] = ("prefill", "distribution")
 DEMO_LIMIT = 200
+# CalibratedMath beside MMLU: the model is at chance on MMLU, while arithmetic of graded
+# difficulty gives its confidences something to find. Fewer questions keep the demo's time.
+DEMO_DATASET_LIMITS: dict[str, int] = {"calibrated_math": 100}
 DEMO_SEED = 0
 DEMO_OUTPUT = Path("runs") / "demo"
 
@@ -64,6 +68,7 @@ def demo_config(
     formats: tuple[str, ...] = DEMO_FORMATS,
     modes: tuple[str, ...] = DEMO_MODES,
     limit: int = DEMO_LIMIT,
+    dataset_limits: dict[str, int] | None = None,
     seed: int = DEMO_SEED,
     model: str = "default",
 ) -> EvalConfig:
@@ -77,6 +82,7 @@ def demo_config(
         formats=formats,
         modes=modes,
         limit=limit,
+        dataset_limits=DEMO_DATASET_LIMITS if dataset_limits is None else dataset_limits,
         seed=seed,
         stratify=True,
         output=Path(output),
