@@ -373,3 +373,36 @@ def test_default_model_greedy_matches_model_generate(default_backend: HFBackend)
     want = _model_greedy(default_backend, prompt, 10)
     assert gen.text == default_backend.tokenizer.decode(want, skip_special_tokens=True)
     assert "Paris" in gen.text
+
+
+def test_sampling_computes_the_prompt_once_and_draws_as_generate(tiny_backend: HFBackend) -> None:
+    """n samples share one prompt pass (its cache expanded to n rows); the draws are exactly
+    those of transformers' own generate(num_return_sequences=n) under the same seed."""
+    prompts = [Prompt("Go on, tell me more"), Prompt("Go")]
+    requests = [
+        GenerateRequest(p, max_new_tokens=6, temperature=1.3, n=3, seed=11) for p in prompts
+    ]
+    ours = tiny_backend.generate(requests)
+    rows = [tiny_backend._generation_prompt(p) for p in prompts]
+    width = max(len(r) for r in rows)
+    gen = tiny_backend._generator
+    ids = torch.tensor([[gen.pad_id] * (width - len(r)) + r for r in rows])
+    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
+    with torch.random.fork_rng():
+        torch.manual_seed(11)
+        ref = tiny_backend.model.generate(
+            input_ids=ids,
+            attention_mask=mask,
+            do_sample=True,
+            temperature=1.3,
+            top_p=1.0,
+            top_k=0,
+            num_return_sequences=3,
+            max_new_tokens=6,
+            eos_token_id=gen.eos_ids,
+            pad_token_id=gen.pad_id,
+        )[:, width:]
+    for r, sample in enumerate(g for gens in ours for g in gens):
+        expected = ref[r].tolist()
+        cut = next((i for i, t in enumerate(expected) if t in gen.eos_ids), len(expected))
+        assert _piece_ids(tiny_backend, sample.tokens) == expected[:cut]

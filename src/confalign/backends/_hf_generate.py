@@ -18,11 +18,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
 
+from confalign.backends._hf_scoring import cache_argument
 from confalign.backends.base import GenerateRequest, Generation
 
 
@@ -56,6 +58,7 @@ class Generator:
         self.model, self.tokenizer, self.eos_ids = model, tokenizer, eos_ids
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_ids[0]
         self.device = next(model.parameters()).device
+        self.cache_arg = cache_argument(model)
 
     def run(
         self,
@@ -97,11 +100,22 @@ class Generator:
             eos_token_id=self.eos_ids,
             pad_token_id=self.pad_id,
         )
+        ids, attention = ids.to(self.device), attention.to(self.device)
+        extra: dict[str, Any] = {}
+        if samples > 1 and width > 1:
+            # generate() would expand the prompt to the n samples and compute it n times; run
+            # it once and hand generate() its key-value cache, expanded the way generate()
+            # expands inputs (repeat_interleave), so the sampling draws are the same.
+            extra[self.cache_arg] = self._prompt_cache(ids[:, :-1], attention[:, :-1], samples)
+            ids = ids.repeat_interleave(samples, dim=0)
+            attention = attention.repeat_interleave(samples, dim=0)
+            config.num_return_sequences = 1
         result = self.model.generate(
-            input_ids=ids.to(self.device),
-            attention_mask=attention.to(self.device),
+            input_ids=ids,
+            attention_mask=attention,
             generation_config=config,
             tokenizer=self.tokenizer if s.stop else None,
+            **extra,
         )
         new = result.sequences[:, width:]
         chosen, top = self._step_logprobs(result.logits, new, s.top_logprobs)
@@ -112,6 +126,27 @@ class Generator:
         if not s.sampling:
             return [[gens[b]] * s.n for b in range(len(prompts))]
         return [gens[b * samples : (b + 1) * samples] for b in range(len(prompts))]
+
+    def _prompt_cache(self, ids: torch.Tensor, attention: torch.Tensor, n: int) -> Any:
+        """Key-value cache of the left-padded prompts ``ids``, each row repeated ``n`` times;
+        position ids as generate() derives them from the attention mask."""
+        from transformers import DynamicCache
+
+        positions = attention.long().cumsum(-1) - 1
+        positions.masked_fill_(attention == 0, 1)
+        out = self.model(
+            input_ids=ids,
+            attention_mask=attention,
+            position_ids=positions,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        cache = out.cache if self.cache_arg == "cache" else out.past_key_values
+        kv = [
+            (layer.keys.repeat_interleave(n, dim=0), layer.values.repeat_interleave(n, dim=0))
+            for layer in cache.layers
+        ]
+        return DynamicCache(ddp_cache_data=kv)
 
     def _step_logprobs(
         self, logits: Sequence[torch.Tensor], new: torch.Tensor, k: int

@@ -75,7 +75,7 @@ class Scorer:
         self.device = next(model.parameters()).device
         self.attn = getattr(model.config, "_attn_implementation", "eager") or "eager"
         self.body, self.head = _split_body_head(model)
-        self.cache_arg = _cache_argument(model)
+        self.cache_arg = cache_argument(model)
 
     @property
     def supports_tree_mask(self) -> bool:
@@ -217,7 +217,7 @@ def _candidate_mass(logprobs: torch.Tensor, cand_ids: Sequence[Sequence[Sequence
     return [mass[b, : len(cands)] for b, cands in enumerate(cand_ids)]
 
 
-def _cache_argument(model: nn.Module) -> str:
+def cache_argument(model: nn.Module) -> str:
     """The forward argument that takes a key-value cache: transformers 5.24 renamed
     ``past_key_values`` to ``cache`` (the old name still works but warns on every call)."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
