@@ -62,6 +62,15 @@ def test_show_a_file_marks_the_gold_option(tmp_path: Path) -> None:
     assert "[a]" in out and "    A. 3" in out and "  * B. 4" in out
 
 
+def test_show_a_file_through_a_column_map(tmp_path: Path) -> None:
+    path = tmp_path / "theirs.jsonl"
+    path.write_text(json.dumps({"k": "z", "q": "2+2?", "o1": "3", "o2": "4", "ans": "B"}))
+    code, out, _ = invoke("show", str(path), "--columns", "id=k,question=q,choices=o1|o2,gold=ans")
+    assert code == 0
+    assert "[z]" in out and "    A. 3" in out and "  * B. 4" in out
+    assert_user_error(*invoke("show", str(path), "--columns", "q"), "expected FIELD=COLUMN")
+
+
 def test_errors_are_one_line_exit_2(tmp_path: Path) -> None:
     assert_user_error(*invoke("show", "mmluu"), "unknown benchmark 'mmluu'", "Did you mean 'mmlu'")
     assert_user_error(*invoke("show", "calibrated_math", "--limit", "0"), "limit must be")

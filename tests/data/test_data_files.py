@@ -194,3 +194,23 @@ def test_missing_file_and_unknown_suffix(tmp_path: Path) -> None:
     odd.write_text("<x/>")
     with pytest.raises(ValueError, match=r"unknown file type '\.xml'"):
         load_file(odd)
+
+
+def test_parse_column_map_is_the_cli_form_of_column_map(tmp_path: Path) -> None:
+    from confalign.data import parse_column_map
+
+    mapping = parse_column_map("id=qid, question=q,choices=opa|opb,gold=label,subject=topic")
+    assert mapping == {
+        "id": "qid",
+        "question": "q",
+        "choices": ("opa", "opb"),
+        "gold": "label",
+        "subject": "topic",
+    }
+    rows = [{"qid": 7, "q": "Best?", "opa": "x", "opb": "y", "label": 0, "topic": "t"}]
+    (ex,) = load_file(write_jsonl(tmp_path / "m.jsonl", rows), column_map=mapping).examples
+    assert ex == QAExample("7", "Best?", ("x", "y"), 0, subject="t")
+    with pytest.raises(ValueError, match="expected FIELD=COLUMN, got 'question'"):
+        parse_column_map("question")
+    with pytest.raises(ValueError, match="unknown field 'qestion'"):
+        parse_column_map("qestion=q")

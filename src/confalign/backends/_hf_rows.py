@@ -59,7 +59,10 @@ def shared_row(
     each continuation, the slice of the row's reads holding its token log-probabilities.
     """
     n_prompt = len(prompt)
-    branches = [*continuations, *([cand_branch] if cand_branch else [])]
+    # A continuation's last token is read (at the position before it) but never fed: nothing
+    # is read after it. Single-token options (letters) thus add no tokens at all.
+    fed = [c[:-1] for c in continuations]
+    branches = [*fed, *([cand_branch] if cand_branch else [])]
     lengths = np.array([len(b) for b in branches], dtype=np.int64)
     starts = n_prompt + np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     tokens = np.fromiter(
@@ -84,8 +87,8 @@ def shared_row(
         tokens=tokens,
         read_pos=_cat(reads_pos),
         read_tgt=_cat(reads_tgt),
-        branch=branch if branches else None,
-        positions=positions if branches else None,
+        branch=branch if lengths.sum() else None,
+        positions=positions if lengths.sum() else None,
         cand_pos=cand_pos,
         cand_ids=cand_ids,
     )

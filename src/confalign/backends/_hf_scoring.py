@@ -16,7 +16,8 @@ with a custom attention mask and custom position ids:
 Each continuation token therefore gets the same hidden states as in the plain
 prompt+continuation forward pass, while the prompt is computed once instead of K times. The
 log-probability of ``c_k[0]`` is read at the last prompt token, that of ``c_k[j]`` at
-``c_k[j-1]``. Candidate mass is read at the end of the prompt.
+``c_k[j-1]``, so a continuation's last token is never fed (nothing is read after it).
+Candidate mass is read at the end of the prompt.
 
 Only those read positions go through the vocabulary projection (``lm_head``, 28M of the
 135M parameters of SmolLM2): the decoder returns hidden states, the needed ones are gathered

@@ -46,3 +46,24 @@ def survey_command(
         if output is not None:
             output.write_text(text)
     typer.echo(text)
+
+
+@analyze_app.command("elicitation")
+def elicitation_command(
+    run_dir: Annotated[Path, typer.Argument(help="A run with verbalized methods.")],
+    dataset: Annotated[str, typer.Option(help="The dataset of the run.")] = "mmlu_offline",
+    internal: Annotated[str, typer.Option(help="The internal method Cv is ranked against.")] = (
+        "choice"
+    ),
+    bins: Annotated[int, typer.Option(help="Equal-width ECE bins.")] = 15,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Markdown file.")] = None,
+) -> None:
+    """Verbalized confidence by format × mode: parse rate, mean Cv, ECE, AUROC, rho with Ci."""
+    from confalign.analysis.elicitation import elicitation_table, to_markdown
+
+    with user_errors():
+        rows = elicitation_table(run_dir, dataset, internal=internal, n_bins=bins)
+        text = to_markdown(rows, internal=internal)
+        if output is not None:
+            output.write_text(text)
+    typer.echo(text)

@@ -9,7 +9,13 @@ import typer
 
 from confalign.cli import app
 from confalign.cli._errors import user_errors
-from confalign.data import benchmark_infos, describe_load, format_table, load_benchmark
+from confalign.data import (
+    benchmark_infos,
+    describe_load,
+    format_table,
+    load_benchmark,
+    parse_column_map,
+)
 
 datasets_app = typer.Typer(
     name="datasets",
@@ -39,10 +45,20 @@ def show_command(
     subject: Annotated[
         list[str] | None, typer.Option("--subject", help="Only this subject (repeatable).")
     ] = None,
+    columns: Annotated[
+        str, typer.Option("--columns", help="A file's columns: question=q,gold=label,...")
+    ] = "",
 ) -> None:
     """Load NAME and print a seeded sample of its examples, the gold answer marked."""
     with user_errors():
-        result = load_benchmark(name, split=split, limit=limit, seed=seed, subjects=subject)
+        result = load_benchmark(
+            name,
+            split=split,
+            limit=limit,
+            seed=seed,
+            subjects=subject,
+            column_map=parse_column_map(columns) if columns else None,
+        )
         lines = describe_load(result)
     for line in lines:
         typer.echo(line)

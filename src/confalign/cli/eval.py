@@ -33,6 +33,7 @@ def eval_command(
     modes: Annotated[str | None, _opt("modes", "--modes")] = None,
     limit: Annotated[int | None, _opt("limit", "--limit", "-n")] = None,
     dataset_limits: Annotated[str, _opt("dataset_limits", "--dataset-limits")] = "",
+    columns: Annotated[str, _opt("column_map", "--columns")] = "",
     seed: Annotated[int, _opt("seed", "--seed")] = _default("seed"),
     samples: Annotated[int | None, _opt("samples", "--samples")] = None,
     temperature: Annotated[float | None, _opt("temperature", "--temperature")] = None,
@@ -60,6 +61,7 @@ def eval_command(
             modes=modes,  # type: ignore[arg-type]
             limit=limit,
             dataset_limits=dataset_limits,  # type: ignore[arg-type]  # "a=1,b=2" is parsed
+            column_map=columns,  # type: ignore[arg-type]  # "question=q,..." is parsed
             seed=seed,
             samples=samples,
             temperature=temperature,

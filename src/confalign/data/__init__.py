@@ -49,7 +49,7 @@ from confalign.data.calibrated_math import generate_calibrated_math
 from confalign.data.catalog import benchmark_infos, describe_load, format_table
 from confalign.data.distractors import add_distractors, numeric_distractors
 from confalign.data.example import LETTERS, DataError, DataErrors, QAExample
-from confalign.data.files import load_file
+from confalign.data.files import load_file, parse_column_map
 from confalign.data.load import load_benchmark
 from confalign.data.matching import exact_match, is_correct, normalize_answer
 from confalign.data.numeric import extract_number, numeric_match, parse_number
@@ -80,6 +80,7 @@ __all__ = [
     "normalize_answer",
     "numeric_distractors",
     "numeric_match",
+    "parse_column_map",
     "parse_number",
     "sample",
     "train_heldout_split",

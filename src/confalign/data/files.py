@@ -41,6 +41,23 @@ SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet", ".pq")
 ColumnMap = Mapping[str, str | Sequence[str]]
 
 
+def parse_column_map(text: str) -> dict[str, str | tuple[str, ...]]:
+    """``"question=q,gold=label,choices=opa|opb|opc"`` -> a ``column_map`` (the CLI's form):
+    ``field=column`` pairs, ``choices`` optionally several option columns joined by ``|``."""
+    mapping: dict[str, str | tuple[str, ...]] = {}
+    for item in (x.strip() for x in text.split(",")):
+        if not item:
+            continue
+        field, sep, column = (part.strip() for part in item.partition("="))
+        if not sep or not field or not column:
+            raise ValueError(f"column map: expected FIELD=COLUMN, got {item!r}")
+        if field not in FIELDS:
+            raise ValueError(f"column map: unknown field {field!r}; fields: {', '.join(FIELDS)}")
+        columns = tuple(c.strip() for c in column.split("|"))
+        mapping[field] = columns if field == "choices" and len(columns) > 1 else column
+    return mapping
+
+
 def _jsonl(path: Path) -> Iterator[tuple[int, Any]]:
     with path.open(encoding="utf-8-sig") as f:
         for number, line in enumerate(f, start=1):

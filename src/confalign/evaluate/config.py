@@ -38,6 +38,8 @@ HELP: dict[str, str] = {
     "extractors'.",
     "limit": "Evaluate a seeded sample of at most this many examples per dataset.",
     "dataset_limits": "Per-dataset limits overriding --limit, as NAME=N,NAME=N.",
+    "column_map": "Local files: our field -> your column, as question=q,gold=label,"
+    "choices=opa|opb|opc (see the README's file schema).",
     "seed": "Seed for sampling examples and for sampled generations.",
     "samples": "Samples per question for the consistency methods; default: the extractors'.",
     "temperature": "Sampling temperature for the consistency methods; default: the extractors'.",
@@ -71,6 +73,7 @@ class EvalConfig:
     modes: tuple[str, ...] | None = None
     limit: int | None = None
     dataset_limits: Mapping[str, int] = field(default_factory=dict)
+    column_map: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)
     seed: int = 0
     samples: int | None = None
     temperature: float | None = None
@@ -91,6 +94,13 @@ class EvalConfig:
             value = getattr(self, name)
             if value is not None and not isinstance(value, tuple):
                 object.__setattr__(self, name, _as_tuple(name, value))
+        if isinstance(self.column_map, str):
+            from confalign.data.files import parse_column_map
+
+            try:
+                object.__setattr__(self, "column_map", parse_column_map(self.column_map))
+            except ValueError as error:
+                raise ConfigError(f"column_map: {error}") from None
         if isinstance(self.dataset_limits, str):
             object.__setattr__(self, "dataset_limits", _parse_limits(self.dataset_limits))
         if self.output is not None and not isinstance(self.output, Path):

@@ -23,7 +23,7 @@ class LoadedDataset:
 def load_datasets(config: EvalConfig) -> list[LoadedDataset]:
     """Every dataset of ``config``, sampled by its limit/seed/stratify; raises ``DataError`` on
     malformed rows and ``ValueError`` on an empty dataset or duplicate example ids."""
-    from confalign.data import load_benchmark
+    from confalign.data import BENCHMARKS, load_benchmark
 
     loaded = []
     for name in config.datasets:
@@ -33,6 +33,7 @@ def load_datasets(config: EvalConfig) -> list[LoadedDataset]:
             limit=config.limit_of(name),
             seed=config.seed,
             stratify=config.stratify,
+            column_map=None if name in BENCHMARKS else config.column_map or None,
         )
         examples, skipped = _unpack(result)
         _check(name, examples)

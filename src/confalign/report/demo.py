@@ -82,7 +82,11 @@ def demo_config(
         formats=formats,
         modes=modes,
         limit=limit,
-        dataset_limits=DEMO_DATASET_LIMITS if dataset_limits is None else dataset_limits,
+        dataset_limits=(
+            {d: n for d, n in DEMO_DATASET_LIMITS.items() if d in datasets}
+            if dataset_limits is None
+            else dataset_limits
+        ),
         seed=seed,
         stratify=True,
         output=Path(output),
