@@ -219,9 +219,10 @@ def naive_row(args: argparse.Namespace, backend: Any, examples: list, tune: list
 
 
 def computed_tokens(backend: Any, requests: Sequence[Any], plain: bool = False) -> tuple[int, int]:
-    """(input tokens, lm_head rows) of the hf layouts: shared = prompt + all options (+ the
-    candidate branch) per question; plain = prompt + option per option, and the prompt alone
-    for the candidates. The head runs once per option token and once for the candidates."""
+    """(input tokens, lm_head rows) of the hf layouts: shared = prompt + all options but their
+    last token (read, never fed) + the candidate branch, per question; plain = prompt + option
+    per option, and the prompt alone for the candidates. The head runs once per option token
+    and once for the candidates."""
     total = reads = 0
     for req in requests:
         ids, space = backend.encode_prompt(req.prompt)
@@ -230,7 +231,7 @@ def computed_tokens(backend: Any, requests: Sequence[Any], plain: bool = False) 
         if plain:
             total += sum(len(ids) + len(c) for c in conts) + len(ids) + branch
         else:
-            total += len(ids) + sum(len(c) for c in conts) + branch
+            total += len(ids) + sum(len(c) - 1 for c in conts) + branch
         reads += sum(len(c) for c in conts) + (1 if req.candidates else 0)
     return total, reads
 

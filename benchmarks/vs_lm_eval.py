@@ -25,7 +25,7 @@ compares them.
 
 Tokens. ``computed``: input tokens each tool actually runs through the model, padding excluded
 (lm-eval: one row ``context + continuation[:-1]`` per distinct such sequence; confalign: the
-prompt once plus every continuation token, per question). ``unique``: tool-independent, per
+prompt once plus every continuation token but the last, per question). ``unique``: tool-independent, per
 question the prompt tokens plus every option's tokens, counted once. ``padded``: tokens in the
 padded batches each tool fed the decoder (from a forward hook). Questions/s and unique tokens/s
 give the same ratio; computed tokens/s says how fast each tool runs its own work.
@@ -286,7 +286,9 @@ def confalign_worker(args: argparse.Namespace) -> dict[str, Any]:
         "score_s": seconds,
         "batch": args.batch,
         "questions": questions,
-        "computed_tokens": sum(len(q["ctx_ids"]) for q in questions) + reads,
+        # the prompt once, then every option token but its last (read, never fed)
+        "computed_tokens": sum(len(q["ctx_ids"]) for q in questions)
+        + sum(len(c) - 1 for q in questions for c in q["cont_ids"]),
         # lm_head rows: one per option token, plus the candidates' position
         "head_reads": reads + (len(questions) if "choice" in methods else 0),
         "padded_tokens": probe.tokens,
@@ -466,7 +468,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2, help="torch threads in every process")
     p.add_argument("--tasks", default="letter,continuation", help="letter and/or continuation")
     p.add_argument("--batch-size", type=int, help="lm-eval batch_size (default: swept)")
-    p.add_argument("--batch-size-sweep", default="4,8,16", help="lm-eval values to sweep")
+    p.add_argument("--batch-size-sweep", default="1,2,4,8,16", help="lm-eval values to sweep")
     p.add_argument("--batch-tokens", type=int, help="confalign batch_tokens (default: swept)")
     p.add_argument("--batch-tokens-sweep", default="1024,2048,4096,8192")
     p.add_argument("--gemm-tokens", type=int, default=2048, help="rows of the timed GEMMs")
