@@ -30,6 +30,7 @@ import argparse
 import dataclasses
 import functools
 import importlib.util
+import json
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -40,6 +41,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _roofline as rl
+
+from confalign.backends.default_model import gguf_path
 
 METHODS = ("choice", "continuation_sum", "continuation_sum_norm", "continuation_min")
 
@@ -55,6 +58,8 @@ class Outcome:
     padded_tokens: int | None = None
     head_reads: int | None = None  # rows through lm_head (None: every computed token)
     note: str = ""
+    questions: int | None = None  # timed on the first this many questions (None: all)
+    unique_tokens: int | None = None  # of those questions
 
 
 def to_examples(sample: Sequence[dict[str, Any]]) -> list[Any]:
@@ -178,9 +183,7 @@ def hf_rows(args: argparse.Namespace, examples: list, tune: list) -> tuple[list[
     extractor = ChoiceExtractor()
     outcomes = []
     for name, options, plain in (HF_LAYOUTS[k] for k in HF_LAYOUTS if k in args.rows):
-        config = BackendConfig(
-            threads=args.threads, batch_tokens=args.batch_tokens, options=options
-        )
+        config = BackendConfig(threads=args.threads, options=options, **batch(args))
         try:
             backend = load_backend("hf", config)
         except ValueError as error:  # an option this version of the backend does not know
@@ -193,9 +196,7 @@ def hf_rows(args: argparse.Namespace, examples: list, tune: list) -> tuple[list[
         tokens, reads = computed_tokens(backend, extractor.requests(examples), plain=plain)
         outcomes.append(Outcome(name, seconds, records, tokens, probe.tokens, reads))
         backend.close()
-    backend = load_backend(
-        "hf", BackendConfig(threads=args.threads, batch_tokens=args.batch_tokens)
-    )
+    backend = load_backend("hf", BackendConfig(threads=args.threads, **batch(args)))
     if "naive" in args.rows:
         outcomes.append(naive_row(args, backend, examples, tune))
     return outcomes, backend
@@ -216,6 +217,11 @@ def naive_row(args: argparse.Namespace, backend: Any, examples: list, tune: list
     )
     note = f"batch {args.naive_batch} sequences, full logits"
     return Outcome("naive", seconds, records, tokens, probe.tokens, note=note)
+
+
+def batch(args: argparse.Namespace) -> dict[str, int]:
+    """``batch_tokens`` for ``BackendConfig`` when given, else nothing (the library default)."""
+    return {"batch_tokens": args.batch_tokens} if args.batch_tokens else {}
 
 
 def computed_tokens(backend: Any, requests: Sequence[Any], plain: bool = False) -> tuple[int, int]:
@@ -256,12 +262,16 @@ def other_rows(args: argparse.Namespace, examples: list, tune: list) -> list[Out
             why = f"not installed: {', '.join(missing)}" if missing else "no --openai-base-url"
             outcomes.append(Outcome(name, float("nan"), [], note=f"skipped ({why})"))
             continue
+        # llama-cpp-python's server returns prompt log-probabilities slowly (about 25 s per
+        # question here): time it on a prefix of the questions.
+        subset = examples[: args.openai_questions] if name == "openai" else examples
         try:
             backend = load_backend(name, config)
             extract = functools.partial(ChoiceExtractor().extract, backend)
-            extract(tune)  # warm-up
-            seconds, records = timed(functools.partial(extract, examples))
-            outcomes.append(Outcome(name, seconds, records))
+            extract(tune[:2] if name == "openai" else tune)  # warm-up
+            seconds, records = timed(functools.partial(extract, subset))
+            note = "" if len(subset) == len(examples) else f"first {len(subset)} questions"
+            outcomes.append(Outcome(name, seconds, records, note=note, questions=len(subset)))
             backend.close()
         except Exception as error:  # a backend under construction must not sink the benchmark
             outcomes.append(Outcome(name, float("nan"), [], note=f"failed: {error!r}"[:120]))
@@ -292,19 +302,20 @@ def table_rows(
             rows.append([o.name, *["-"] * 9, o.note])
             continue
         mine = scores_of(o.records)
-        diff = max(float(np.max(np.abs(mine[k] - ref[k]))) for k in ref)
+        diff = max(float(np.max(np.abs(mine[k] - ref[k]))) for k in mine)
+        n_o, unique_o = o.questions or n, o.unique_tokens or unique_tokens
         acc = {m: np.mean([bool(r.correct) for r in o.records if r.method == m]) for m in METHODS}
         computed = o.computed_tokens
         rows.append(
             [
                 o.name,
-                f"{n / o.seconds:.2f}",
-                f"{unique_tokens / o.seconds:.0f}",
+                f"{n_o / o.seconds:.2f}",
+                f"{unique_o / o.seconds:.0f}",
                 "n/a" if computed is None else f"{computed}",
                 "n/a" if computed is None else f"{computed / o.seconds:.0f}",
                 "n/a" if o.padded_tokens is None else f"{o.padded_tokens}",
                 "n/a" if computed is None else f"{100 * computed / o.seconds / own_bound(o):.0f}",
-                f"{100 * unique_tokens / o.seconds / useful:.0f}",
+                f"{100 * unique_o / o.seconds / useful:.0f}",
                 f"{diff:.1e}",
                 f"{acc['choice']:.3f} / {acc['continuation_sum']:.3f}",
                 o.note,
@@ -349,11 +360,26 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tune-questions", type=int, default=8, help="disjoint warm-up questions")
     p.add_argument("--seed", type=int, default=0, help="seed of the question sample")
     p.add_argument("--threads", type=int, default=2, help="torch threads")
-    p.add_argument("--batch-tokens", type=int, default=4096, help="hf backend batch_tokens")
+    p.add_argument(
+        "--batch-tokens", type=int, help="hf backend batch_tokens (default: the library's)"
+    )
     p.add_argument("--naive-batch", type=int, default=8, help="sequences per naive batch")
     p.add_argument("--gemm-tokens", type=int, default=2048, help="rows of the timed GEMMs")
     p.add_argument("--openai-base-url", help="an OpenAI-compatible server serving the model")
     p.add_argument("--openai-model", default="default", help="model name on that server")
+    p.add_argument(
+        "--openai-questions", type=int, default=20, help="questions the openai row times"
+    )
+    p.add_argument(
+        "--openai-tokenizer",
+        help="a .gguf or tokenizer folder with the chat template (default: the default GGUF)",
+    )
+    p.add_argument(
+        "--openai-extra",
+        default='{"top_k": 0, "min_p": 0.0, "repeat_penalty": 1.0}',
+        help="JSON sent with every request (default: turns off llama.cpp's sampler filters, "
+        "which would truncate the returned log-probabilities)",
+    )
     p.add_argument("--rows", default=",".join(ROWS), help=f"rows to run, of {','.join(ROWS)}")
     p.add_argument("--profile", action="store_true", help="torch.profiler table of hf shared")
     p.add_argument("--profile-rows", type=int, default=25)
@@ -362,7 +388,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args.rows = [r for r in args.rows.split(",") if r]
     if unknown := sorted(set(args.rows) - set(ROWS)):
         p.error(f"unknown rows {unknown}; known: {', '.join(ROWS)}")
-    args.openai_options = {"base_url": args.openai_base_url} if args.openai_base_url else {}
+    args.openai_options = {}
+    if args.openai_base_url:
+        args.openai_options = {
+            "base_url": args.openai_base_url,
+            "tokenizer": args.openai_tokenizer or str(gguf_path()),
+            "extra_body": json.loads(args.openai_extra),
+        }
     return args
 
 
@@ -385,6 +417,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     from confalign.confidence.internal import ChoiceExtractor
 
     unique = unique_counts(backend, ChoiceExtractor().requests(examples))
+    for o in outcomes:
+        if o.questions is not None and o.questions < len(examples):
+            subset = ChoiceExtractor().requests(examples[: o.questions])
+            o.unique_tokens = unique_counts(backend, subset)[0]
 
     # 4. Tables (and the profile).
     # the reference of the agreement column: naive when it ran, else the first row

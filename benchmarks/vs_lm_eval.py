@@ -25,10 +25,11 @@ compares them.
 
 Tokens. ``computed``: input tokens each tool actually runs through the model, padding excluded
 (lm-eval: one row ``context + continuation[:-1]`` per distinct such sequence; confalign: the
-prompt once plus every continuation token but the last, per question). ``unique``: tool-independent, per
-question the prompt tokens plus every option's tokens, counted once. ``padded``: tokens in the
-padded batches each tool fed the decoder (from a forward hook). Questions/s and unique tokens/s
-give the same ratio; computed tokens/s says how fast each tool runs its own work.
+prompt once plus every continuation token but the last, per question). ``unique``:
+tool-independent, per question the prompt tokens plus every option's tokens, counted once.
+``padded``: tokens in the padded batches each tool fed the decoder (from a forward hook).
+Questions/s and unique tokens/s give the same ratio; computed tokens/s says how fast each tool
+runs its own work.
 
 Roofline: see ``_roofline.py``; measured in the parent before the children run.
 ``--profile`` adds an untimed torch.profiler pass per tool and prints where the time goes.
