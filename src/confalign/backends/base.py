@@ -16,9 +16,9 @@ which is what the ``prefill`` elicitation mode needs.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 
@@ -137,6 +137,19 @@ class BackendConfig:
             raise ValueError(f"threads must be >= 1 or None, not {self.threads}")
         if self.chat not in (None, True, False):
             raise ValueError(f"chat must be True, False or None, not {self.chat!r}")
+
+
+_Options = TypeVar("_Options")
+
+
+def parse_options(cls: type[_Options], backend: str, options: Mapping[str, Any]) -> _Options:
+    """``cls(**options)`` for a backend's options dataclass; an unknown key is a ``ValueError``
+    that lists the known ones (checked before any model loads)."""
+    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ValueError(f"unknown {backend} options {unknown}; known: {sorted(known)}")
+    return cls(**options)
 
 
 class Backend(ABC):

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -57,6 +57,7 @@ from confalign.backends.base import (
     Prompt,
     ScoreRequest,
     ScoreResult,
+    parse_options,
 )
 
 _TRAILING_SPACE = " \t"
@@ -74,11 +75,7 @@ class HFOptions:
 
     @classmethod
     def parse(cls, options: dict[str, Any]) -> HFOptions:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ValueError(f"unknown hf options {unknown}; known: {sorted(known)}")
-        return cls(**options)
+        return parse_options(cls, "hf", options)
 
 
 @register_backend("hf")

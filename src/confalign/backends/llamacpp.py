@@ -54,7 +54,7 @@ import os
 import random
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -70,6 +70,7 @@ from confalign.backends.base import (
     Prompt,
     ScoreRequest,
     ScoreResult,
+    parse_options,
 )
 
 INSTALL_HINT = "pip install 'confalign[llamacpp]' (builds llama.cpp: about 8 minutes on 2 cores)"
@@ -90,11 +91,7 @@ class LlamaCppOptions:
 
     @classmethod
     def parse(cls, options: dict[str, Any]) -> LlamaCppOptions:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ValueError(f"unknown llamacpp options {unknown}; known: {sorted(known)}")
-        parsed = cls(**options)
+        parsed = parse_options(cls, "llamacpp", options)
         if parsed.n_ctx < 16 or parsed.n_batch < 2:
             raise ValueError(f"n_ctx must be >= 16 and n_batch >= 2: {parsed}")
         return parsed

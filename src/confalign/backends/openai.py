@@ -55,7 +55,7 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -73,6 +73,7 @@ from confalign.backends.base import (
     Prompt,
     ScoreRequest,
     ScoreResult,
+    parse_options,
 )
 
 INSTALL_HINT = "pip install 'confalign[openai]'"
@@ -106,11 +107,7 @@ class OpenAIOptions:
 
     @classmethod
     def parse(cls, options: dict[str, Any]) -> OpenAIOptions:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ValueError(f"unknown openai options {unknown}; known: {sorted(known)}")
-        o = cls(**options)
+        o = parse_options(cls, "openai", options)
         if o.endpoint not in ("completions", "chat") or o.missing_candidate not in (
             "-inf",
             "error",

@@ -37,7 +37,7 @@ the documented fields (``RequestOutput.prompt_logprobs``, ``.outputs``;
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -52,6 +52,7 @@ from confalign.backends.base import (
     Prompt,
     ScoreRequest,
     ScoreResult,
+    parse_options,
 )
 
 INSTALL_HINT = "pip install 'confalign[vllm]' on a machine with a CUDA GPU"
@@ -76,11 +77,7 @@ class VLLMOptions:
 
     @classmethod
     def parse(cls, options: dict[str, Any]) -> VLLMOptions:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ValueError(f"unknown vllm options {unknown}; known: {sorted(known)}")
-        parsed = cls(**options)
+        parsed = parse_options(cls, "vllm", options)
         if parsed.tensor_parallel_size < 1 or parsed.pipeline_parallel_size < 1:
             raise ValueError("tensor_parallel_size and pipeline_parallel_size must be >= 1")
         if not 0 < parsed.top_logprobs <= parsed.max_logprobs:
