@@ -142,3 +142,13 @@ def test_cli_writes_the_tables(run_dir: Path, tmp_path: Path) -> None:
     assert out.read_text() in result.output
     missing = CliRunner().invoke(app, ["analyze", "survey", str(run_dir), "--open-dataset", "nope"])
     assert missing.exit_code == 2 and "no dataset 'nope'" in missing.output
+
+
+def test_distractor_setting_from_a_separate_run(run_dir: Path, tmp_path: Path) -> None:
+    mc_rows = [r for r in _rows() if r.dataset == "calibrated_math_mc"]
+    with RunStore.create(tmp_path / "mc", IDENTITY) as store:
+        store.write(mc_rows)
+    tables = survey_tables(run_dir, mc_run_dir=tmp_path / "mc", ks=(2,), n_bootstrap=0)
+    assert _by_method(tables.settings, "D")["choice"].n == 3
+    with pytest.raises(ValueError, match="no dataset 'nope'"):
+        survey_tables(run_dir, mc_run_dir=tmp_path / "mc", mc_dataset="nope", ks=(2,))

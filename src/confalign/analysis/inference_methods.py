@@ -88,20 +88,16 @@ def survey_tables(
     *,
     open_dataset: str = "calibrated_math",
     mc_dataset: str = "calibrated_math_mc",
+    mc_run_dir: str | os.PathLike[str] | None = None,
     ks: Sequence[int] = (5, 10, 20),
     n_bins: int = 15,
     n_bootstrap: int = 1000,
     seed: int = 0,
 ) -> SurveyTables:
-    """The three tables of the module doc from the run at ``run_dir``."""
-    with RunStore.open(run_dir) as store:
-        known = store.datasets()
-        if open_dataset not in known:
-            raise ValueError(
-                f"run {run_dir} has no dataset {open_dataset!r}; it has {', '.join(known)}"
-            )
-        open_rows = store.rows(open_dataset)
-        mc_rows = store.rows(mc_dataset) if mc_dataset in known else []
+    """The three tables of the module doc from the run at ``run_dir``; the D setting comes from
+    ``mc_run_dir`` when given (a separate run of ``mc_dataset``), else from the same run."""
+    open_rows = _rows(run_dir, open_dataset, required=True)
+    mc_rows = _rows(mc_run_dir or run_dir, mc_dataset, required=mc_run_dir is not None)
     open_scored = scored_methods(open_rows, ks)
     mc_scored = scored_methods(mc_rows, ks)
     boot = {"n_bins": n_bins, "n_bootstrap": n_bootstrap, "seed": seed}
@@ -121,6 +117,16 @@ def survey_tables(
         n_bins=n_bins,
         n_bootstrap=n_bootstrap,
     )
+
+
+def _rows(run_dir: str | os.PathLike[str], dataset: str, *, required: bool) -> list[ResultRow]:
+    with RunStore.open(run_dir) as store:
+        known = store.datasets()
+        if dataset in known:
+            return store.rows(dataset)
+    if required:
+        raise ValueError(f"run {run_dir} has no dataset {dataset!r}; it has {', '.join(known)}")
+    return []
 
 
 def _full(method: str) -> bool:

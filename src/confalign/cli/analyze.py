@@ -23,6 +23,9 @@ def survey_command(
     mc_dataset: Annotated[
         str, typer.Option(help="Its distractor-augmented multiple-choice version.")
     ] = "calibrated_math_mc",
+    mc_run: Annotated[
+        Path | None, typer.Option(help="A separate run holding the multiple-choice version.")
+    ] = None,
     ks: Annotated[str, typer.Option(help="Sample counts for consistency@k.")] = "5,10,20",
     bins: Annotated[int, typer.Option(help="Equal-width ECE bins.")] = 15,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for AUROC.")] = 1000,
@@ -38,6 +41,7 @@ def survey_command(
             run_dir,
             open_dataset=open_dataset,
             mc_dataset=mc_dataset,
+            mc_run_dir=mc_run,
             ks=k_values,
             n_bins=bins,
             n_bootstrap=bootstrap,
