@@ -4,7 +4,8 @@ Requests with the same sampling settings are generated together (left-padded, so
 prompt length, at most ``batch_tokens`` tokens of prompt + new tokens per batch, counting the
 ``n`` samples). Log-probabilities come from the raw logits of each step (``output_logits``),
 log_softmax'ed in float32: the model's own temperature-1 distribution, not the one that
-temperature/top-p reshaped for sampling.
+temperature/top-p reshaped for sampling. The ``n`` samples of a request share one pass over its
+prompt: its key-value cache is expanded to the ``n`` rows, as ``generate`` expands its inputs.
 
 A stop string ends a sample: the text is cut before its first occurrence, and the returned
 tokens are those that begin before the cut (a token that straddles the cut is kept). An EOS
