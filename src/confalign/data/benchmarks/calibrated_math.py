@@ -23,14 +23,17 @@ SIZES = {"test": 7100, "train": 10900, "all": 18000}
 Split = Literal["train", "test", "all"]
 
 
+def _generated(split: str) -> list[Any]:
+    """The fixed dataset of ``split``: N_PER_TASK questions per task from generator seed 0."""
+    return generate_calibrated_math(split=cast(Split, split), n_per_task=N_PER_TASK, seed=0)
+
+
 def read(split: str, subjects: tuple[str, ...] | None) -> Iterator[tuple[int, Any]]:
-    examples = generate_calibrated_math(split=cast(Split, split), n_per_task=N_PER_TASK, seed=0)
-    return enumerate(examples, start=1)
+    return enumerate(_generated(split), start=1)
 
 
 def read_mc(split: str, subjects: tuple[str, ...] | None) -> Iterator[tuple[int, Any]]:
-    examples = generate_calibrated_math(split=cast(Split, split), n_per_task=N_PER_TASK, seed=0)
-    return enumerate(add_distractors(examples, k=3, seed=0, source="numeric"), start=1)
+    return enumerate(add_distractors(_generated(split), k=3, seed=0, source="numeric"), start=1)
 
 
 SPEC = Benchmark(
