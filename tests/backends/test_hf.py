@@ -318,9 +318,11 @@ def test_greedy_n_copies(tiny_backend: HFBackend) -> None:
     assert len(gens) == 2 and gens[0].text == gens[1].text
 
 
-def test_bad_generate_request(tiny_backend: HFBackend) -> None:
+def test_bad_generate_request(tiny_backend: HFBackend, tiny_model_dir: Path) -> None:
     with pytest.raises(ValueError, match="top_p"):
         tiny_backend.generate([GenerateRequest(Prompt("Go"), top_p=0.0)])
+    with pytest.raises(ValueError, match="generate_batch_tokens must be >= 1, not 0"):
+        tiny(tiny_model_dir, options={"generate_batch_tokens": 0})
 
 
 # -- LoRA adapter ----------------------------------------------------------------------
@@ -375,34 +377,80 @@ def test_default_model_greedy_matches_model_generate(default_backend: HFBackend)
     assert "Paris" in gen.text
 
 
-def test_sampling_computes_the_prompt_once_and_draws_as_generate(tiny_backend: HFBackend) -> None:
-    """n samples share one prompt pass (its cache expanded to n rows); the draws are exactly
-    those of transformers' own generate(num_return_sequences=n) under the same seed."""
-    prompts = [Prompt("Go on, tell me more"), Prompt("Go")]
+def _reference_samples(
+    backend: HFBackend,
+    ids: list[int],
+    n: int,
+    steps: int,
+    temperature: float,
+    top_p: float,
+    seed: int,
+) -> list[list[int]]:
+    """Plain re-implementation of the sampler: full forward per step, no cache, no batch;
+    each step draws n uniforms from torch.Generator(seed) and inverts the row's nucleus CDF."""
+    g = torch.Generator().manual_seed(seed)
+    rows = [list(ids) for _ in range(n)]
+    done = [False] * n
+    eos = backend._generator.eos_ids
+    for _ in range(steps):
+        u = torch.rand(n, generator=g)
+        for r in range(n):
+            if done[r]:
+                continue
+            with torch.no_grad():
+                logits = backend.model(torch.tensor([rows[r]])).logits[0, -1].double()
+            p = torch.softmax(logits / temperature, dim=-1)
+            order = torch.argsort(p, descending=True)
+            keep = torch.cumsum(p[order], 0) - p[order] < top_p  # smallest set reaching top_p
+            q = torch.zeros_like(p)
+            q[order[keep]] = p[order[keep]]
+            cdf = torch.cumsum(q / q.sum(), 0)
+            token = int(torch.searchsorted(cdf, u[r].double() * cdf[-1], right=True))
+            rows[r].append(token)
+            done[r] = token in eos
+    return [row[len(ids) :] for row in rows]
+
+
+# The random tiny model spreads its mass over ~17k tokens at T = 1.3, top-p 0.8, where the
+# cached and uncached logits' rounding moves the nucleus edge by more than a token's mass;
+# T = 0.5 makes it peaked enough for exact draws.
+@pytest.mark.parametrize(("temperature", "top_p"), [(1.3, 1.0), (0.5, 0.8)])
+def test_sampling_draws_equal_a_plain_reference(
+    tiny_backend: HFBackend, temperature: float, top_p: float
+) -> None:
+    """The batched sampler (prompt computed once, cache expanded to n rows, per-request
+    generator) draws exactly the tokens of an uncached, unbatched reference."""
+    prompt = Prompt("Go on, tell me more")
+    request = GenerateRequest(prompt, 6, temperature, top_p, n=4, seed=11)
+    (ours,) = tiny_backend.generate([request])
+    ids = tiny_backend._generation_prompt(prompt)
+    want = _reference_samples(tiny_backend, ids, 4, 6, temperature, top_p, seed=11)
+    eos = tiny_backend._generator.eos_ids
+    for sample, expected in zip(ours, want, strict=True):
+        cut = next((i for i, t in enumerate(expected) if t in eos), len(expected))
+        # Compared as pieces: some ids decode to the same text.
+        pieces = tiny_backend.tokenizer.batch_decode([[t] for t in expected[:cut]])
+        assert list(sample.tokens) == pieces
+    assert len({g.text for g in ours}) > 1
+
+
+def test_samples_do_not_depend_on_the_batch(tiny_model_dir: Path) -> None:
+    """A seeded request draws the same samples alone and batched with other seeds and
+    prompts (each request samples from its own generator)."""
+    backend = tiny(tiny_model_dir, options={"generate_batch_tokens": 100_000})
+    prompts = ["Go", "Go on, tell me more", "Why?", "A much longer prompt than the others are"]
     requests = [
-        GenerateRequest(p, max_new_tokens=6, temperature=1.3, n=3, seed=11) for p in prompts
+        GenerateRequest(Prompt(p), max_new_tokens=5, temperature=1.0, n=3, seed=s)
+        for s, p in enumerate(prompts)
     ]
-    ours = tiny_backend.generate(requests)
-    rows = [tiny_backend._generation_prompt(p) for p in prompts]
-    width = max(len(r) for r in rows)
-    gen = tiny_backend._generator
-    ids = torch.tensor([[gen.pad_id] * (width - len(r)) + r for r in rows])
-    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
-    with torch.random.fork_rng():
-        torch.manual_seed(11)
-        ref = tiny_backend.model.generate(
-            input_ids=ids,
-            attention_mask=mask,
-            do_sample=True,
-            temperature=1.3,
-            top_p=1.0,
-            top_k=0,
-            num_return_sequences=3,
-            max_new_tokens=6,
-            eos_token_id=gen.eos_ids,
-            pad_token_id=gen.pad_id,
-        )[:, width:]
-    for r, sample in enumerate(g for gens in ours for g in gens):
-        expected = ref[r].tolist()
-        cut = next((i for i, t in enumerate(expected) if t in gen.eos_ids), len(expected))
-        assert _piece_ids(tiny_backend, sample.tokens) == expected[:cut]
+    together = backend.generate(requests)
+    for request, batched in zip(requests, together, strict=True):
+        (alone,) = backend.generate([request])
+        assert [g.tokens for g in alone] == [g.tokens for g in batched]
+        np.testing.assert_allclose(
+            np.concatenate([g.token_logprobs for g in alone]),
+            np.concatenate([g.token_logprobs for g in batched]),
+            atol=ATOL,
+        )
+    other_seed = backend.generate([GenerateRequest(Prompt("Go"), 5, 1.0, n=3, seed=99)])[0]
+    assert [g.tokens for g in other_seed] != [g.tokens for g in together[0]]

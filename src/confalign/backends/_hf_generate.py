@@ -7,6 +7,12 @@ log_softmax'ed in float32: the model's own temperature-1 distribution, not the o
 temperature/top-p reshaped for sampling. The ``n`` samples of a request share one pass over its
 prompt: its key-value cache is expanded to the ``n`` rows, as ``generate`` expands its inputs.
 
+Sampling is ours, not ``generate``'s: ``generate`` draws every row from one global RNG, so a
+request's samples would depend on which requests share its batch. ``_RowSampler`` draws each
+request's rows from that request's own ``torch.Generator`` (seeded with ``seed``), which lets
+requests with different seeds share a batch (a consistency run: one seed per example) and keeps
+each sample set independent of batch composition. Unseeded requests draw from torch's global RNG.
+
 A stop string ends a sample: the text is cut before its first occurrence, and the returned
 tokens are those that begin before the cut (a token that straddles the cut is kept). An EOS
 token ends a sample and is not returned. ``finish_reason`` is ``"stop"`` for both and
@@ -16,14 +22,21 @@ copies of the one greedy sample.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import (
+    GenerationConfig,
+    LogitsProcessor,
+    LogitsProcessorList,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    TemperatureLogitsWarper,
+    TopPLogitsWarper,
+)
 
 from confalign.backends._hf_scoring import cache_argument
 from confalign.backends.base import GenerateRequest, Generation
@@ -31,7 +44,8 @@ from confalign.backends.base import GenerateRequest, Generation
 
 @dataclass(frozen=True)
 class _Settings:
-    """The part of a request that must be equal for requests to share a ``generate`` call."""
+    """The part of a request that must be equal for requests to share a ``generate`` call
+    (the seed is not: each request samples from its own generator)."""
 
     max_new_tokens: int
     temperature: float
@@ -39,11 +53,10 @@ class _Settings:
     n: int
     stop: tuple[str, ...]
     top_logprobs: int
-    seed: int | None
 
     @classmethod
     def of(cls, r: GenerateRequest) -> _Settings:
-        return cls(r.max_new_tokens, r.temperature, r.top_p, r.n, r.stop, r.top_logprobs, r.seed)
+        return cls(r.max_new_tokens, r.temperature, r.top_p, r.n, r.stop, r.top_logprobs)
 
     @property
     def sampling(self) -> bool:
@@ -72,15 +85,17 @@ class Generator:
             groups.setdefault(_Settings.of(r), []).append(i)
         out: list[list[Generation]] = [[] for _ in requests]
         for settings, members in groups.items():
-            with _seeded(settings.seed, self.device):
-                for batch in _batches(members, prompt_ids, settings, batch_tokens):
-                    gens = self._generate([prompt_ids[i] for i in batch], settings)
-                    for i, g in zip(batch, gens, strict=True):
-                        out[i] = g
+            for batch in _batches(members, prompt_ids, settings, batch_tokens):
+                seeds = [requests[i].seed for i in batch]
+                gens = self._generate([prompt_ids[i] for i in batch], settings, seeds)
+                for i, g in zip(batch, gens, strict=True):
+                    out[i] = g
         return out
 
     @torch.inference_mode()
-    def _generate(self, prompts: list[list[int]], s: _Settings) -> list[list[Generation]]:
+    def _generate(
+        self, prompts: list[list[int]], s: _Settings, seeds: list[int | None]
+    ) -> list[list[Generation]]:
         width = max(len(p) for p in prompts)
         ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
         attention = torch.zeros((len(prompts), width), dtype=torch.long)
@@ -88,13 +103,12 @@ class Generator:
             ids[b, width - len(p) :] = torch.tensor(p)
             attention[b, width - len(p) :] = 1
         samples = s.n if s.sampling else 1
+        # Greedy decoding throughout: when sampling, _RowSampler leaves one finite score per
+        # row (its draw), which greedy then picks.
         config = GenerationConfig(
             max_new_tokens=s.max_new_tokens,
-            do_sample=s.sampling,
-            temperature=s.temperature if s.sampling else 1.0,
-            top_p=s.top_p if s.sampling else 1.0,
-            top_k=0 if s.sampling else None,  # unset, sampling would use top_k=50
-            num_return_sequences=samples,
+            do_sample=False,
+            num_return_sequences=1,
             return_dict_in_generate=True,
             output_logits=True,
             stop_strings=list(s.stop) or None,
@@ -104,13 +118,15 @@ class Generator:
         ids, attention = ids.to(self.device), attention.to(self.device)
         extra: dict[str, Any] = {}
         if samples > 1 and width > 1:
-            # generate() would expand the prompt to the n samples and compute it n times; run
-            # it once and hand generate() its key-value cache, expanded the way generate()
-            # expands inputs (repeat_interleave), so the sampling draws are the same.
+            # Computing the prompt once for its n rows: its key-value cache, expanded to the
+            # rows the way generate() expands inputs (repeat_interleave).
             extra[self.cache_arg] = self._prompt_cache(ids[:, :-1], attention[:, :-1], samples)
+        if samples > 1:
             ids = ids.repeat_interleave(samples, dim=0)
             attention = attention.repeat_interleave(samples, dim=0)
-            config.num_return_sequences = 1
+        if s.sampling:
+            sampler = _RowSampler(s.temperature, s.top_p, seeds, samples)
+            extra["logits_processor"] = LogitsProcessorList([sampler])
         result = self.model.generate(
             input_ids=ids,
             attention_mask=attention,
@@ -228,13 +244,33 @@ def _batches(
         yield batch
 
 
-@contextlib.contextmanager
-def _seeded(seed: int | None, device: torch.device) -> Iterator[None]:
-    """Seed torch's generators for the block and restore the global state afterwards."""
-    if seed is None:
-        yield
-        return
-    devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices, device_type=device.type if devices else "cuda"):
-        torch.manual_seed(seed)
-        yield
+class _RowSampler(LogitsProcessor):
+    """Draws each row's next token from softmax(logits / temperature), nucleus ``top_p``, by
+    inverse CDF with one uniform per row from its request's generator (``n`` rows per request,
+    in request order); returns scores that are 0 at the draw and -inf elsewhere."""
+
+    def __init__(
+        self, temperature: float, top_p: float, seeds: Sequence[int | None], n: int
+    ) -> None:
+        self.warpers: list[LogitsProcessor] = [TemperatureLogitsWarper(temperature)]
+        if top_p < 1:
+            self.warpers.append(TopPLogitsWarper(top_p))
+        self.generators = [
+            None if seed is None else torch.Generator().manual_seed(seed) for seed in seeds
+        ]
+        self.n = n
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.Tensor:
+        for warp in self.warpers:
+            scores = warp(input_ids, scores)
+        # float64 CDF: a float32 running sum over a 50k vocabulary drifts by more than a
+        # rare token's probability, which would move draws between neighbouring ids.
+        cdf = torch.softmax(scores.float(), dim=-1).double().cumsum(dim=-1)
+        # Every request draws n uniforms per step, finished rows included, so its t-th step
+        # reads the same draws whichever requests share the batch.
+        u = torch.cat([torch.rand(self.n, generator=g) for g in self.generators])
+        u = u.to(cdf.device, torch.float64)[:, None] * cdf[:, -1:]  # the mass cdf actually reaches
+        # right=True: the first index whose cdf exceeds u, so zero-probability tokens never win.
+        token = torch.searchsorted(cdf, u, right=True).clamp_(max=cdf.shape[-1] - 1)
+        out = torch.full_like(scores, -float("inf"))
+        return out.scatter_(1, token, 0.0)

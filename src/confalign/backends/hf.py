@@ -24,14 +24,18 @@ candidates are read after those spaces (encoded separately).
 Candidates: each maps to the ids of its single-token forms ``c`` and ``" " + c``; their
 probabilities are summed. A candidate with neither form as one token is an error.
 
-Sampling: a request's ``seed`` seeds torch for that request's generate call (the global RNG
-state is restored afterwards); loading the backend seeds torch with ``BackendConfig.seed``, so
-unseeded sampling is repeatable for the same sequence of calls.
+Sampling: a request's ``seed`` seeds a generator of its own, so its samples are the same
+whichever requests share its batch (``_hf_generate``); unseeded requests draw from torch's
+global RNG, which loading the backend seeds with ``BackendConfig.seed``, so they are repeatable
+for the same sequence of calls.
 
 Options (``BackendConfig.options``): ``share_prompt`` (default True: compute the prompt once
 per request, see ``_hf_scoring``; False: one plain row per continuation, the reference
 layout), ``pack`` (True: short requests fill the padding of long ones), ``merge_adapter``
-(True), ``attn_implementation`` ("sdpa"), ``revision`` (None).
+(True), ``attn_implementation`` ("sdpa"), ``revision`` (None), ``generate_batch_tokens``
+(16384: prompt + new tokens of all sample rows in one ``generate`` call, i.e. the key-value
+cache; larger than ``batch_tokens`` because a decode step feeds one token per row, and a step
+over few rows is bound by reading the weights, not by arithmetic).
 """
 
 from __future__ import annotations
@@ -72,6 +76,13 @@ class HFOptions:
     merge_adapter: bool = True  # merge LoRA weights: same results, no adapter overhead
     attn_implementation: str = "sdpa"  # sdpa/eager take the prompt-sharing mask
     revision: str | None = None  # Hub revision of model (and adapter)
+    generate_batch_tokens: int = 16384  # key-value cache tokens per generate call
+
+    def __post_init__(self) -> None:
+        if self.generate_batch_tokens < 1:
+            raise ValueError(
+                f"hf option generate_batch_tokens must be >= 1, not {self.generate_batch_tokens}"
+            )
 
     @classmethod
     def parse(cls, options: dict[str, Any]) -> HFOptions:
@@ -230,7 +241,7 @@ class HFBackend(Backend):
         for r in requests:
             _check_generate_request(r)
         prompt_ids = [self._generation_prompt(r.prompt) for r in requests]
-        return self._generator.run(requests, prompt_ids, self.config.batch_tokens)
+        return self._generator.run(requests, prompt_ids, self.options.generate_batch_tokens)
 
     def _generation_prompt(self, prompt: Prompt) -> list[int]:
         ids, space = self.encode_prompt(prompt)
