@@ -127,7 +127,11 @@ def test_difficulty_cells_and_markdown(run_dir: Path) -> None:
     assert tables.difficulty_methods == ("answer_prob", "agreement@4")
     assert tables.difficulty["addition/2"]["answer_prob"] == (2, 0.5, pytest.approx(0.45))
     assert tables.difficulty["addition/2"]["agreement@4"] == (1, 1.0, 0.75)
+    # Pooled over digits: (0.9 right) + (0.6 wrong, 0.3 right).
+    assert tables.by_operation["addition"]["answer_prob"] == (3, 2 / 3, pytest.approx(0.6))
+    assert tables.by_operation["addition"]["agreement@4"] == (2, 1.0, 0.75)
     text = to_markdown(tables)
+    assert "| addition | 3 | 0.67 / 0.60 | 1.00 / 0.75 |" in text
     assert "| N | answer_prob | 3 | 0 |" in text and "| D | choice | 3 | 0 |" in text
     assert "| addition/1 | 1 | 1.00 / 0.90 | 1.00 / 0.75 |" in text
 

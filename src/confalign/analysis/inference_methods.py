@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import os
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,11 +73,13 @@ class MethodRow:
 @dataclass(frozen=True)
 class SurveyTables:
     """(a) ``settings``, (b) ``ranking``, (c) ``difficulty`` (subject -> method -> (n, accuracy,
-    mean confidence)); ``difficulty_methods`` orders (c)'s columns."""
+    mean confidence)) and ``by_operation`` (the same with a subject's digit settings pooled:
+    ``"division/1-2"`` counts as ``"division"``); ``difficulty_methods`` orders (c)'s columns."""
 
     settings: tuple[MethodRow, ...]
     ranking: tuple[MethodRow, ...]
     difficulty: dict[str, dict[str, tuple[int, float, float]]]
+    by_operation: dict[str, dict[str, tuple[int, float, float]]]
     difficulty_methods: tuple[str, ...]
     n_bins: int
     n_bootstrap: int
@@ -109,10 +111,12 @@ def survey_tables(
     columns = tuple(
         s.method for s in open_scored if "@" not in s.method and _full(s.method)
     ) + tuple(largest.values())
+    shown = [s for s in open_scored if s.method in columns]
     return SurveyTables(
         settings=tuple(settings),
         ranking=tuple(sorted(ranking, key=lambda r: -_nan_low(r.auroc))),
-        difficulty=difficulty_table([s for s in open_scored if s.method in columns]),
+        difficulty=difficulty_table(shown),
+        by_operation=difficulty_table(shown, group=lambda subject: subject.split("/", 1)[0]),
         difficulty_methods=columns,
         n_bins=n_bins,
         n_bootstrap=n_bootstrap,
@@ -231,12 +235,15 @@ def method_row(setting: str, s: Scored, *, n_bins: int, n_bootstrap: int, seed: 
     )
 
 
-def difficulty_table(scored: Sequence[Scored]) -> dict[str, dict[str, tuple[int, float, float]]]:
-    """subject -> method -> (n, accuracy, mean confidence), subjects sorted by name."""
+def difficulty_table(
+    scored: Sequence[Scored], group: Callable[[str], str] | None = None
+) -> dict[str, dict[str, tuple[int, float, float]]]:
+    """subject (or ``group(subject)``) -> method -> (n, accuracy, mean confidence), sorted by
+    name."""
     table: dict[str, dict[str, tuple[int, float, float]]] = defaultdict(dict)
     for s in scored:
-        subjects = np.array(s.subjects, dtype=object)
-        for subject in sorted(set(s.subjects)):
+        subjects = np.array([group(x) if group else x for x in s.subjects], dtype=object)
+        for subject in sorted(set(subjects)):
             mask = subjects == subject
             table[subject][s.method] = (
                 int(mask.sum()),
@@ -286,17 +293,21 @@ def to_markdown(tables: SurveyTables) -> str:
             f"{f(r.tokens, 1)} |"
         )
     methods = tables.difficulty_methods
-    lines += [
-        "",
-        "### (c) Per difficulty: accuracy / mean confidence by operation and digits",
-        "",
-        "| subject | n | " + " | ".join(methods) + " |",
-        "| --- | --- | " + " | ".join("---" for _ in methods) + " |",
-    ]
-    for subject, cells in tables.difficulty.items():
-        n = max(cell[0] for cell in cells.values())
-        values = [
-            f"{f(cells[m][1], 2)} / {f(cells[m][2], 2)}" if m in cells else "—" for m in methods
+    for title, key, table in (
+        ("by operation, digit settings pooled", "operation", tables.by_operation),
+        ("by operation and digits", "subject", tables.difficulty),
+    ):
+        lines += [
+            "",
+            f"### (c) Per difficulty: accuracy / mean confidence {title}",
+            "",
+            f"| {key} | n | " + " | ".join(methods) + " |",
+            "| --- | --- | " + " | ".join("---" for _ in methods) + " |",
         ]
-        lines.append(f"| {subject} | {n} | " + " | ".join(values) + " |")
+        for subject, cells in table.items():
+            n = max(cell[0] for cell in cells.values())
+            values = [
+                f"{f(cells[m][1], 2)} / {f(cells[m][2], 2)}" if m in cells else "—" for m in methods
+            ]
+            lines.append(f"| {subject} | {n} | " + " | ".join(values) + " |")
     return "\n".join(lines) + "\n"
