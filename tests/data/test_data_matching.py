@@ -30,9 +30,9 @@ def test_normalize_answer(raw: str, norm: str) -> None:
     assert normalize_answer(raw) == norm
 
 
-def open_q(gold: str, *aliases: str, match: str = "text") -> QAExample:
+def open_q(gold: str, *aliases: str, match: str = "text", question: str = "?") -> QAExample:
     meta = {} if match == "text" else {"match": match}
-    return QAExample("q", "?", gold=gold, aliases=aliases, meta=meta)
+    return QAExample("q", question, gold=gold, aliases=aliases, meta=meta)
 
 
 def test_aliases_and_normalised_exact_match() -> None:
@@ -101,9 +101,11 @@ def test_parse_number_rejects(text: str) -> None:
         ("1,23", 1),  # commas only in groups of three
         ("5-3", 5),
         ("answer: \u221242", -42),
+        ("5960 / 149 \u2248 2.99", Fraction(299, 100)),  # ≈, ≡, ≃ are relations like =
+        ("63837 / 21279 \u2261 0.0", 0),
     ],
 )
-def test_extract_number(text: str, value: int) -> None:
+def test_extract_number(text: str, value: int | Fraction) -> None:
     token = extract_number(text)
     assert token is not None and token.value == value
 
@@ -123,6 +125,23 @@ def test_numeric_mode_on_tricky_outputs() -> None:
     assert not is_correct("5", open_q("-5", match="numeric"))
     assert is_correct("3/4", open_q("0.75", match="numeric"))  # exact rationals
     assert is_correct("0.75", open_q("3/4", match="numeric"))
+
+
+def test_a_fraction_copied_from_the_question_is_not_an_answer() -> None:
+    """Outputs of the default model on CalibratedMath: restating "a / b" is not answering."""
+    ex = open_q("608", match="numeric", question="What is 608 / 1?")
+    assert not is_correct("608 / 1", ex) and not is_correct("608/1 is not a valid answer.", ex)
+    assert is_correct("608", ex) and is_correct("608 / 1 = 608", ex)
+    assert not is_correct("247 / 247", open_q("1", match="numeric", question="247 / 247 = ?"))
+    floor = open_q("11589", match="numeric", question="What is 11589 // 1?")
+    assert not is_correct("11589 / 1 is not a valid answer.", floor)
+    commas = open_q("86299", match="numeric", question="What is 86,299 / 1?")
+    assert not is_correct("86299/1", commas) and is_correct("86,299 / 1 = 86,299.", commas)
+    assert is_correct("3/4", open_q("0.75", match="numeric", question="What is 75% of 1?"))
+    assert not numeric_match("608 / 1", "608", question="What is 608 / 1?")
+    assert numeric_match("608 / 1", "608")  # without the question: value only
+    reduced = open_q("3/5", match="fraction", question="What is 3/5 in reduced form?")
+    assert is_correct("3/5", reduced)  # the reference itself is the copied fraction
 
 
 def test_fraction_mode_wants_the_reduced_form() -> None:

@@ -101,7 +101,10 @@ def is_correct(prediction: str, example: QAExample, *, contains: bool = False) -
                 f"example {example.id!r} asks for a {mode} match but no answer is a number"
             )
         reduced = mode == "fraction"
-        return any(numeric_match(prediction, a, reduced_fraction=reduced) for a in numbers)
+        return any(
+            numeric_match(prediction, a, reduced_fraction=reduced, question=example.question)
+            for a in numbers
+        )
     if exact_match(prediction, example.answers):
         return True
     return contains and contains_match(prediction, example.answers)
