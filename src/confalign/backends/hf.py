@@ -33,9 +33,10 @@ Options (``BackendConfig.options``): ``share_prompt`` (default True: compute the
 per request, see ``_hf_scoring``; False: one plain row per continuation, the reference
 layout), ``pack`` (True: short requests fill the padding of long ones), ``merge_adapter``
 (True), ``attn_implementation`` ("sdpa"), ``revision`` (None), ``generate_batch_tokens``
-(16384: prompt + new tokens of all sample rows in one ``generate`` call, i.e. the key-value
-cache; larger than ``batch_tokens`` because a decode step feeds one token per row, and a step
-over few rows is bound by reading the weights, not by arithmetic).
+(4096: prompt + new tokens of all sample rows in one ``generate`` call, i.e. the key-value
+cache; larger than ``batch_tokens`` because a decode step over few rows is bound by reading the
+weights, smaller than it could be because long greedy prompts slow down in larger batches; the
+sweep is in ``docs/performance.md``).
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ class HFOptions:
     merge_adapter: bool = True  # merge LoRA weights: same results, no adapter overhead
     attn_implementation: str = "sdpa"  # sdpa/eager take the prompt-sharing mask
     revision: str | None = None  # Hub revision of model (and adapter)
-    generate_batch_tokens: int = 16384  # key-value cache tokens per generate call
+    generate_batch_tokens: int = 4096  # key-value cache tokens per generate call
 
     def __post_init__(self) -> None:
         if self.generate_batch_tokens < 1:
