@@ -86,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = p.parse_args(argv)
 
     from confalign.backends import BackendConfig, load_backend
+    from confalign.backends._hf_generate import _batches, _Settings
     from confalign.confidence.consistency import ConsistencyConfig, ConsistencyExtractor
     from confalign.data import load_benchmark
 
@@ -97,10 +98,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     extractor = ConsistencyExtractor(ConsistencyConfig(n=args.n))
     backend = load_backend("hf", BackendConfig(model="default", threads=args.threads))
     requests, tune_requests = extractor.requests(examples), extractor.requests(tune)
-    rows_per_step = backend.options.generate_batch_tokens // (
-        args.n * (max(len(backend._generation_prompt(r.prompt)) for r in requests) + 16)
+    # The peer's batch: as many questions as the backend's own first batch holds.
+    prompt_ids = [backend._generation_prompt(r.prompt) for r in requests]
+    first = next(
+        _batches(
+            list(range(len(requests))),
+            prompt_ids,
+            _Settings.of(requests[0]),
+            backend.options.generate_batch_tokens,
+        )
     )
-    per_call = max(1, min(rows_per_step, len(requests)))
+    per_call = len(first)
 
     def ours(reqs: Sequence[Any]) -> list[list[str]]:
         return [[g.text for g in gens] for gens in backend.generate(reqs)]
