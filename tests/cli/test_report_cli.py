@@ -93,7 +93,7 @@ def test_demo_runs_the_library_demo_and_prints_the_table(
     """The command only builds the config and calls ``run_demo`` (stubbed: no model here)."""
     import confalign.cli.demo as cli_demo
     from confalign.report import ReportOptions, write_report
-    from confalign.report.demo import DemoResult
+    from confalign.pipelines.demo import DemoResult
 
     seen: dict[str, Any] = {}
 

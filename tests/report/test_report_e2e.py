@@ -13,7 +13,7 @@ import pytest
 
 from confalign import metrics as M
 from confalign.report import ReportOptions
-from confalign.report.demo import DEMO_FORMATS, DEMO_MODES, demo_config, run_demo
+from confalign.pipelines.demo import DEMO_FORMATS, DEMO_MODES, demo_config, run_demo
 from confalign.runs import RunStore
 
 pytestmark = pytest.mark.slow

@@ -168,26 +168,33 @@ class Scorer:
         return logits[line, where]
 
     def _mask(self, layout: Layout, skip: int) -> torch.Tensor:
-        """(batch, 1, width, skip + width) mask: every real token sees the skipped prefix;
-        within the line, query i may attend key j iff j <= i, both belong to the same row, and
-        j is in that row's prompt or in i's own branch. A pad attends only to itself."""
-        seg = torch.from_numpy(layout.segment).to(self.device)
-        branch = torch.from_numpy(layout.branch).to(self.device)
-        width = seg.shape[1]
-        causal = torch.ones(width, width, dtype=torch.bool, device=self.device).tril()
-        sq, sk = seg[:, :, None], seg[:, None, :]
-        bq, bk = branch[:, :, None], branch[:, None, :]
-        allowed = causal & (sk == sq) & (sk >= 0) & ((bk == 0) | (bk == bq))
-        allowed |= torch.eye(width, dtype=torch.bool, device=self.device)
-        if skip:
-            allowed = torch.cat([(sq >= 0).expand(-1, -1, skip), allowed], dim=2)
-        allowed = allowed[:, None]
-        if self.attn == "sdpa":
-            return allowed  # sdpa takes a boolean mask, True = attend
-        dtype = next(self.model.parameters()).dtype  # eager adds the mask to the scores
-        return torch.zeros(allowed.shape, dtype=dtype, device=self.device).masked_fill(
-            ~allowed, torch.finfo(dtype).min
-        )
+        dtype = next(self.model.parameters()).dtype
+        return tree_mask(layout, skip, sdpa=self.attn == "sdpa", dtype=dtype, device=self.device)
+
+
+def tree_mask(
+    layout: Layout, skip: int, *, sdpa: bool, dtype: torch.dtype, device: torch.device
+) -> torch.Tensor:
+    """(batch, 1, width, skip + width) mask: every real token sees the skipped prefix; within
+    the line, query i may attend key j iff j <= i, both belong to the same row, and j is in
+    that row's prompt or in i's own branch. A pad attends only to itself. Boolean for sdpa
+    (True = attend), additive (0 / dtype min) for eager attention. Also used by ``train``."""
+    seg = torch.from_numpy(layout.segment).to(device)
+    branch = torch.from_numpy(layout.branch).to(device)
+    width = seg.shape[1]
+    causal = torch.ones(width, width, dtype=torch.bool, device=device).tril()
+    sq, sk = seg[:, :, None], seg[:, None, :]
+    bq, bk = branch[:, :, None], branch[:, None, :]
+    allowed = causal & (sk == sq) & (sk >= 0) & ((bk == 0) | (bk == bq))
+    allowed |= torch.eye(width, dtype=torch.bool, device=device)
+    if skip:
+        allowed = torch.cat([(sq >= 0).expand(-1, -1, skip), allowed], dim=2)
+    allowed = allowed[:, None]
+    if sdpa:
+        return allowed
+    return torch.zeros(allowed.shape, dtype=dtype, device=device).masked_fill(
+        ~allowed, torch.finfo(dtype).min
+    )
 
 
 def _has_sliding_window(config: object) -> bool:

@@ -1,4 +1,4 @@
-"""``confalign demo``: run ``confalign.report.demo`` (evaluation, then the report) and print
+"""``confalign demo``: run ``confalign.pipelines.demo`` (evaluation, then the report) and print
 where the report is and a short metrics table."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from confalign.cli import app
 from confalign.cli._errors import INTERRUPTED_EXIT, user_errors
 from confalign.evaluate import EvalConfig, EvalInterrupted
 from confalign.report import summary_lines
-from confalign.report.demo import DEMO_LIMIT, DEMO_OUTPUT, demo_config, run_demo
+from confalign.pipelines.demo import DEMO_LIMIT, DEMO_OUTPUT, demo_config, run_demo
 
 
 @app.command("demo")

@@ -16,7 +16,7 @@ the batches an uninterrupted run would have, and its results are the same.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +45,7 @@ def run_eval(
     progress: bool = True,
     backend: Backend | None = None,
     extractors: Sequence[Extractor] | None = None,
+    examples: Mapping[str, Sequence[QAExample]] | None = None,
 ) -> Path:
     """Evaluate ``config`` and return the run directory; resumes a run with the same settings.
 
@@ -52,9 +53,16 @@ def run_eval(
     description is recorded; ``config`` must still name the model it is; it is not closed).
     ``extractors``: use these instead of building them from ``config`` (each applies to the
     examples it ``accepts``). The backend is not loaded when everything is already stored.
+    ``examples``: per dataset name of ``config``, the examples to evaluate instead of loading
+    and sampling them (a caller's own split; the identity hashes them like loaded ones).
     Raises ``EvalInterrupted`` after a clean stop on SIGINT/SIGTERM (or a second Ctrl-C).
     """
-    datasets = load_datasets(config)
+    if examples is not None:
+        if set(examples) != set(config.datasets):
+            raise ValueError(f"examples must be given for exactly the datasets {config.datasets}")
+        datasets = [LoadedDataset(name, tuple(examples[name])) for name in config.datasets]
+    else:
+        datasets = load_datasets(config)
     chosen = {ds.name: _extractors(config, ds, extractors) for ds in datasets}
     identity = build_identity(config, datasets, chosen)
     keys = config_keys(identity)

@@ -1,0 +1,524 @@
+"""``confalign train dca`` end to end: pairs from an eval run on the training split, DPO/IPO +
+LoRA with the shared core, the adapter with its model card, before/after evaluation on the
+held-out split (and a dataset out of distribution), and the before/after report.
+
+Output folder (every step is stored and skipped when done, so the same command resumes):
+
+- ``dca.json``: the settings that determine the results; another run's folder is refused;
+- ``pairs-run/``: the eval run that generated the responses (resumable like any eval);
+- ``pairs.jsonl`` (TRL's prompt/chosen/rejected format) and ``pairs_stats.json`` (drops);
+- ``reference.pt``: the reference log-probabilities, once per pair;
+- ``checkpoints/``: the Trainer's (a killed run continues from the last one);
+- ``adapter/``: the peft adapter, ``README.md`` (model card), ``training_config.json``;
+- ``eval-base/``, ``eval-dca/`` (and ``valid-*`` with a validation split): eval runs;
+- ``report/``: ``dca.md``/``dca.json`` (the before/after table) and the runs' comparison.
+
+Splits: the held-out examples are the seeded (stratified) sample ``confalign eval --limit
+EVAL_LIMIT --seed EVAL_SEED`` takes; training (and validation) examples come from the training
+split with the held-out ids removed, and any overlap left is refused.
+
+Under ``accelerate launch`` the main process prepares the data first (the others then find it
+stored), every process trains, and the main process saves and evaluates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+
+from confalign.backends.base import Prompt
+from confalign.data.example import QAExample
+from confalign.train.core import ADAPTER, TrainSettings, is_main_process
+
+PairMode = Literal["free", "prefill"]
+LossType = Literal["ipo", "sigmoid"]
+STATE_FILE = "dca.json"
+
+
+class DCAError(ValueError):
+    """A DCA setting or input is unusable (the message names it); nothing is lost."""
+
+
+@dataclass(frozen=True)
+class DCAConfig:
+    """One DCA run. ``output``: its folder. ``dataset``: training and in-distribution data;
+    ``ood_dataset``: a second dataset evaluated out of distribution (None: none).
+    ``mode``: how responses are elicited (``free`` as in the paper; ``prefill`` for models that
+    write no confidence). ``beta``: DPO/IPO's beta. ``validation_limit``: examples of the
+    training split held apart for choosing hyperparameters (evaluated before/after too).
+    ``pairs_file``: train on these pairs (JSONL, TRL format) instead of generating them."""
+
+    output: Path
+    model: str = "default"
+    dataset: str = "mmlu_offline"
+    train_split: str | None = None
+    eval_split: str | None = None
+    ood_dataset: str | None = "calibrated_math"
+    train_limit: int = 700
+    eval_limit: int = 300
+    ood_limit: int = 200
+    validation_limit: int = 0
+    mode: PairMode = "prefill"
+    loss: LossType = "ipo"
+    beta: float = 0.1
+    seed: int = 0
+    eval_seed: int = 1
+    stratify: bool = True
+    eval_modes: tuple[str, ...] = ("prefill", "distribution")
+    pairs_file: Path | None = None
+    evaluate: bool = True
+    train: TrainSettings = field(default_factory=TrainSettings)
+    device: str = "auto"
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "output", Path(self.output))
+        for name in ("train_limit", "eval_limit", "ood_limit"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise DCAError(f"{name.replace('_', '-')}: must be an integer >= 1, got {value!r}")
+        if self.validation_limit < 0:
+            raise DCAError(f"validation-limit: must be >= 0, got {self.validation_limit}")
+        if self.mode not in ("free", "prefill"):
+            raise DCAError(f"mode: must be free or prefill, got {self.mode!r}")
+        if self.loss not in ("ipo", "sigmoid"):
+            raise DCAError(f"loss: must be ipo or sigmoid, got {self.loss!r}")
+        if not self.beta > 0:
+            raise DCAError(f"beta: must be > 0, got {self.beta}")
+        for m in self.eval_modes:
+            if m not in ("free", "prefill", "distribution"):
+                raise DCAError(f"eval-modes: unknown mode {m!r}")
+        if self.pairs_file is not None and not Path(self.pairs_file).is_file():
+            raise DCAError(f"pairs-file: {self.pairs_file} does not exist")
+        from confalign.data import BENCHMARKS
+
+        for name in (self.dataset, self.ood_dataset):
+            if name and name not in BENCHMARKS and not Path(name).is_file():
+                raise DCAError(f"dataset: {name!r} is neither a registered dataset nor a file")
+
+    def identity(self) -> dict[str, Any]:
+        """The settings that determine the results (not the folder, device, threads)."""
+        skip = {"output", "device", "threads", "evaluate"}
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
+        out["train"] = asdict(self.train)
+        out["pairs_file"] = _file_hash(self.pairs_file) if self.pairs_file else None
+        return json.loads(json.dumps(out, default=str))
+
+
+@dataclass(frozen=True)
+class Splits:
+    train: list[QAExample]
+    validation: list[QAExample]
+    heldout: list[QAExample]
+    ood: list[QAExample]
+
+
+@dataclass(frozen=True)
+class DCAResult:
+    output: Path
+    adapter: Path
+    pairs: int
+    stats: dict[str, int]
+    report: Path | None
+
+
+def run_dca(config: DCAConfig, *, progress: bool = True) -> DCAResult:
+    """Run (or resume) every step of ``config``; see the module docstring."""
+    from accelerate import PartialState
+
+    state = PartialState()
+    out = config.output
+    with state.main_process_first():
+        if state.is_main_process:
+            _claim_output(config)
+        splits = make_splits(config)
+        backend = _LazyBackend(config)
+        pairs_path, stats = _pairs(config, splits, backend, progress)
+        if config.evaluate and state.is_main_process:
+            _evaluate(config, splits, backend, adapter=None, progress=progress)
+        backend.close()
+    adapter = out / ADAPTER
+    if not (adapter / "adapter_model.safetensors").exists():
+        _train(config, pairs_path)
+    report = None
+    if state.is_main_process and config.evaluate:
+        _evaluate(config, splits, None, adapter=adapter, progress=progress)
+        report = _report(config, stats)
+    n_pairs = sum(1 for line in pairs_path.read_text().splitlines() if line.strip())
+    return DCAResult(out, adapter, n_pairs, stats, report)
+
+
+# -- output folder and splits ----------------------------------------------------------------
+
+
+def _claim_output(config: DCAConfig) -> None:
+    """Create the folder, or check that it holds this run; refuse another run's folder."""
+    out = config.output
+    state = out / STATE_FILE
+    identity = config.identity()
+    if state.exists():
+        try:
+            stored = json.loads(state.read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise DCAError(f"{state}: unreadable ({error}); use another --output") from None
+        diff = sorted(k for k in set(stored) | set(identity) if stored.get(k) != identity.get(k))
+        if diff:
+            raise DCAError(
+                f"{out} holds another DCA run (different {', '.join(diff)}); use another --output"
+            )
+        return
+    if out.exists() and any(out.iterdir()):
+        raise DCAError(f"{out} is not empty and holds no DCA run ({STATE_FILE} missing)")
+    out.mkdir(parents=True, exist_ok=True)
+    state.write_text(json.dumps(identity, indent=2) + "\n")
+
+
+def make_splits(config: DCAConfig) -> Splits:
+    """Held-out, training, validation and out-of-distribution examples (module docstring)."""
+    from confalign.data import load_benchmark
+    from confalign.data.sampling import sample
+
+    everything = list(load_benchmark(config.dataset, split=config.eval_split).examples)
+    heldout = sample(
+        everything, limit=config.eval_limit, seed=config.eval_seed, stratify=config.stratify
+    )
+    same = (config.train_split or None) == (config.eval_split or None)
+    pool = (
+        everything
+        if same
+        else list(load_benchmark(config.dataset, split=config.train_split).examples)
+    )
+    held_ids = {ex.id for ex in heldout}
+    if same:
+        pool = [ex for ex in pool if ex.id not in held_ids]
+    validation: list[QAExample] = []
+    if config.validation_limit:
+        validation = sample(
+            pool, limit=config.validation_limit, seed=config.seed + 1, stratify=config.stratify
+        )
+        val_ids = {ex.id for ex in validation}
+        pool = [ex for ex in pool if ex.id not in val_ids]
+    train = sample(pool, limit=config.train_limit, seed=config.seed, stratify=config.stratify)
+    overlap = held_ids & {ex.id for ex in train}
+    if overlap:
+        raise DCAError(
+            f"the training split shares {len(overlap)} examples with the evaluation split "
+            f"(e.g. {sorted(overlap)[0]!r}); choose disjoint splits"
+        )
+    ood: list[QAExample] = []
+    if config.ood_dataset:
+        ood = list(
+            load_benchmark(
+                config.ood_dataset,
+                limit=config.ood_limit,
+                seed=config.eval_seed,
+                stratify=config.stratify,
+            ).examples
+        )
+    return Splits(train, validation, heldout, ood)
+
+
+# -- pairs -------------------------------------------------------------------------------------
+
+
+class _LazyBackend:
+    """The ``hf`` backend of the base model, loaded on first use (not at all when every step
+    it serves is stored)."""
+
+    def __init__(self, config: DCAConfig) -> None:
+        self.config = config
+        self._backend: Any = None
+
+    def get(self) -> Any:
+        if self._backend is None:
+            from confalign.backends import BackendConfig, load_backend
+
+            c = self.config
+            self._backend = load_backend(
+                "hf", BackendConfig(model=c.model, device=c.device, threads=c.threads, seed=c.seed)
+            )
+        return self._backend
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
+
+
+def _pairs(
+    config: DCAConfig, splits: Splits, backend: _LazyBackend, progress: bool
+) -> tuple[Path, dict[str, int]]:
+    from confalign.train.dca_data import read_pairs, write_pairs
+
+    out = config.output
+    path, stats_path = out / "pairs.jsonl", out / "pairs_stats.json"
+    if path.exists() and stats_path.exists():
+        return path, json.loads(stats_path.read_text())
+    if config.pairs_file is not None:
+        pairs = read_pairs(config.pairs_file)
+        stats = {"kept": len(pairs), "from_file": 1}
+    else:
+        pairs, counts = _generate_pairs(config, splits.train, backend, progress)
+        stats = {"examples": len(splits.train), **counts}
+        if not pairs:
+            raise DCAError(f"no usable pairs from {len(splits.train)} examples: {dict(counts)}")
+    write_pairs(pairs, path)
+    stats_path.write_text(json.dumps(stats, indent=2) + "\n")
+    return path, stats
+
+
+def _generate_pairs(
+    config: DCAConfig, train: Sequence[QAExample], backend: _LazyBackend, progress: bool
+) -> tuple[list[Any], Any]:
+    from confalign.confidence.formats import get_format
+    from confalign.confidence.prompts import verbalized_user
+    from confalign.evaluate import EvalConfig, run_eval
+    from confalign.runs import RunStore
+    from confalign.train.dca_data import PAIR_FORMAT, PairSource, build_pairs
+
+    eval_config = EvalConfig(
+        datasets=(config.dataset,),
+        model=config.model,
+        methods=("verbalized",),
+        formats=(PAIR_FORMAT,),
+        modes=(config.mode,),
+        seed=config.seed,
+        output=config.output / "pairs-run",
+        device=config.device,
+        threads=config.threads,
+    )
+    hf = backend.get()
+    run_dir = run_eval(eval_config, progress=progress, backend=hf, examples={config.dataset: train})
+    fmt = get_format(PAIR_FORMAT)
+    prompts = {ex.id: hf.render(Prompt(user=verbalized_user(ex, fmt))) for ex in train}
+    with RunStore.open(run_dir) as store:
+        rows = store.rows(config.dataset, f"verbalized/{PAIR_FORMAT}/{config.mode}")
+    sources = [
+        PairSource(
+            r.example_id,
+            r.mode,
+            r.prediction,
+            r.correct,
+            r.confidence,
+            r.raw_text,
+            r.parse_failed,
+            r.extra,
+        )
+        for r in rows
+    ]
+    return build_pairs(sources, prompts)
+
+
+# -- training ----------------------------------------------------------------------------------
+
+
+def _train(config: DCAConfig, pairs_path: Path) -> None:
+    from confalign.train.core import fit, load_policy, pad_id, save_adapter
+    from confalign.train.dca import dca_loss, dca_records, reference_logps
+    from confalign.train.dca_data import read_pairs, tokenize_pair
+    from confalign.train.packing import PackedScorer
+
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = _process_device(config.device)
+    policy, tokenizer = load_policy(config.model, config.train.lora, device=device)
+    special = getattr(tokenizer, "chat_template", None) is None  # as the hf backend encodes
+    pairs = read_pairs(pairs_path)
+    items = [
+        tokenize_pair(tokenizer, p.prompt, p.chosen, p.rejected, add_special_tokens=special)
+        for p in pairs
+    ]
+    scorer = PackedScorer(policy, pad_id(tokenizer), batch_tokens=config.train.batch_tokens)
+    reference = _cached_reference(
+        config, pairs_path, lambda: reference_logps(policy, scorer, items)
+    )
+    loss = dca_loss(scorer, loss_type=config.loss, beta=config.beta)
+    history = fit(
+        policy, dca_records(items, reference), loss, config.train, config.output, device=device
+    )
+    if is_main_process():
+        (config.output / "train_log.json").write_text(json.dumps(history, indent=2) + "\n")
+        save_adapter(
+            policy,
+            config.output / ADAPTER,
+            config={"method": "dca", **config.identity()},
+            card=model_card(config, len(pairs), None),
+        )
+
+
+def _process_device(device: str) -> torch.device:
+    """This process's device: under ``accelerate launch`` each GPU process takes its own."""
+    import os
+
+    from confalign.train.core import pick_device
+
+    chosen = pick_device(device)
+    if chosen.type == "cuda" and chosen.index is None and "LOCAL_RANK" in os.environ:
+        return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    return chosen
+
+
+def _cached_reference(config: DCAConfig, pairs_path: Path, compute: Any) -> torch.Tensor:
+    """The reference log-probabilities, stored with the hash of the pairs they belong to."""
+    path = config.output / "reference.pt"
+    key = {"pairs": _file_hash(pairs_path), "model": config.model}
+    if path.exists():
+        stored = torch.load(path, weights_only=True)
+        if stored.get("key") == json.dumps(key, sort_keys=True):
+            return stored["logps"]
+    logps = compute()
+    if is_main_process():
+        torch.save({"key": json.dumps(key, sort_keys=True), "logps": logps}, path)
+    return logps
+
+
+# -- evaluation and report ---------------------------------------------------------------------
+
+
+def _eval_runs(config: DCAConfig, splits: Splits, adapter: Path | None) -> list[tuple[Any, dict]]:
+    from confalign.evaluate import EvalConfig
+
+    tag = "dca" if adapter else "base"
+    common = {
+        "model": config.model,
+        "adapter": str(adapter) if adapter else None,
+        "methods": ("choice", "answer_prob", "verbalized"),
+        "formats": ("probability",),
+        "modes": config.eval_modes,
+        "seed": config.eval_seed,
+        "device": config.device,
+        "threads": config.threads,
+    }
+    runs = []
+    main = {config.dataset: splits.heldout}
+    if config.ood_dataset:
+        main[config.ood_dataset] = splits.ood
+    runs.append(
+        (EvalConfig(datasets=tuple(main), output=config.output / f"eval-{tag}", **common), main)
+    )
+    if splits.validation:
+        val = {config.dataset: splits.validation}
+        runs.append(
+            (
+                EvalConfig(
+                    datasets=(config.dataset,), output=config.output / f"valid-{tag}", **common
+                ),
+                val,
+            )
+        )
+    return runs
+
+
+def _evaluate(
+    config: DCAConfig,
+    splits: Splits,
+    backend: _LazyBackend | None,
+    *,
+    adapter: Path | None,
+    progress: bool,
+) -> None:
+    from confalign.evaluate import run_eval
+
+    for eval_config, examples in _eval_runs(config, splits, adapter):
+        if (
+            eval_config.output
+            and (eval_config.output / "manifest.json").exists()
+            and _complete(eval_config.output)
+        ):
+            continue
+        hf = backend.get() if backend is not None else None
+        run_eval(eval_config, progress=progress, backend=hf, examples=examples)
+
+
+def _complete(run_dir: Path) -> bool:
+    try:
+        return json.loads((run_dir / "manifest.json").read_text()).get("status") == "complete"
+    except (OSError, json.JSONDecodeError):
+        return False
+
+
+def _report(config: DCAConfig, stats: dict[str, int]) -> Path:
+    from confalign.report.before_after import before_after, to_markdown
+
+    out = config.output / "report"
+    out.mkdir(exist_ok=True)
+    sections = {"held-out": ("eval-base", "eval-dca")}
+    if config.validation_limit:
+        sections["validation"] = ("valid-base", "valid-dca")
+    tables: dict[str, Any] = {}
+    text = [f"# DCA before/after: {config.model} on {config.dataset}\n"]
+    for name, (before, after) in sections.items():
+        rows = before_after(
+            {"base": config.output / before, "dca": config.output / after}, modes=config.eval_modes
+        )
+        tables[name] = rows
+        text += [f"\n## {name}\n\n", to_markdown(rows)]
+    (out / "dca.json").write_text(
+        json.dumps({"pairs": stats, "tables": tables}, indent=2, default=str) + "\n"
+    )
+    md = out / "dca.md"
+    md.write_text("".join(text))
+    card = model_card(config, stats.get("kept", 0), "".join(text[1:]))
+    (config.output / ADAPTER / "README.md").write_text(card)
+    _write_comparison(config, out)
+    return md
+
+
+def _write_comparison(config: DCAConfig, out: Path) -> None:
+    """The generic run comparison (every metric of both runs) beside the DCA table."""
+    from confalign.report import write_comparison
+
+    runs = [config.output / "eval-base", config.output / "eval-dca"]
+    write_comparison(runs, out / "compare", labels=["base", "dca"])
+
+
+def model_card(config: DCAConfig, n_pairs: int, results: str | None) -> str:
+    """The adapter's README: base model, method, data, command, before/after numbers."""
+    t = config.train
+    command = (
+        f"confalign train dca --model {config.model} --dataset {config.dataset} "
+        f"--train-limit {config.train_limit} --eval-limit {config.eval_limit} --mode {config.mode} "
+        f"--loss {config.loss} --beta {config.beta} --lr {t.learning_rate} --epochs {t.epochs} "
+        f"--batch-size {t.batch_size} --grad-accum {t.grad_accum} --seed {config.seed} "
+        f"--output {config.output}"
+    )
+    return f"""---
+library_name: peft
+base_model: {config.model}
+tags: [confalign, dca, lora, calibration]
+---
+
+# DCA adapter for `{config.model}`
+
+Direct Confidence Alignment (preference training, loss `{config.loss}`, beta {config.beta})
+teaches the model to *say* the confidence it *has*: preference pairs whose chosen response
+carries its verbalized `Probability: X%` replaced by round(100 * Ci)%, Ci being the model's
+internal probability of the answer it gave.
+
+- Base model: `{config.model}`; LoRA r={t.lora.r}, alpha={t.lora.alpha}, dropout={t.lora.dropout}
+  on {", ".join(t.lora.target_modules)}.
+- Data: {n_pairs} pairs from {config.train_limit} `{config.dataset}` training questions
+  (mode `{config.mode}`, seed {config.seed}); held-out: {config.eval_limit} questions (seed
+  {config.eval_seed}); out of distribution: `{config.ood_dataset}`.
+- Optimisation: lr {t.learning_rate}, {t.epochs} epochs, batch {t.batch_size} x {t.grad_accum}
+  accumulation, {t.scheduler} schedule with {t.warmup_ratio:.0%} warm-up, seed {t.seed}.
+- Command: `{command}`
+- Load it: `confalign eval --model {config.model} --adapter {config.output / ADAPTER} ...`, or
+  `PeftModel.from_pretrained(model, "{config.output / ADAPTER}")`.
+
+## Before/after
+
+{results or "Not evaluated yet (run the same command again without --no-eval)."}
+"""
+
+
+def _file_hash(path: Path | str | None) -> str | None:
+    if path is None:
+        return None
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]

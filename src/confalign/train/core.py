@@ -1,0 +1,263 @@
+"""The training core every method shares: a LoRA policy (peft) and transformers' ``Trainer``.
+
+The loop, checkpoints, resumption, gradient accumulation, learning-rate schedules and
+multi-process training (``accelerate launch``: DDP, DeepSpeed, FSDP) are transformers'.
+``MethodTrainer`` overrides only ``compute_loss``: the method's loss on a batch of its own
+records, which the collator passes through untouched (``remove_unused_columns=False``).
+
+Loss scaling: a method's loss is the mean over the pairs of the micro-batch; the Trainer
+divides it by the accumulation steps (``loss_is_scaled_for_ga = False``; there are no labels,
+so no ``num_items_in_batch``), and DDP averages gradients over processes, so a global batch of
+B pairs gives the same gradient however it is split (equal micro-batches).
+
+A killed run resumes from its last checkpoint with the same call (``get_last_checkpoint``):
+optimizer, scheduler, RNG states and the data order are restored by the Trainer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+Device = str
+CHECKPOINTS = "checkpoints"
+ADAPTER = "adapter"
+
+
+@dataclass(frozen=True)
+class LoraSettings:
+    """LoRA (peft): rank ``r``, scale ``alpha / r``, dropout, and the projections it adapts
+    (module-name suffixes; DCA's default: every attention and MLP projection)."""
+
+    r: int = 16
+    alpha: int = 16
+    dropout: float = 0.05
+    target_modules: tuple[str, ...] = (
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
+    )
+
+    def __post_init__(self) -> None:
+        if self.r < 1 or self.alpha <= 0:
+            raise ValueError(
+                f"LoRA r must be >= 1 and alpha > 0, got r={self.r}, alpha={self.alpha}"
+            )
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"LoRA dropout must be in [0, 1), got {self.dropout}")
+        if not self.target_modules:
+            raise ValueError("LoRA needs at least one target module")
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Optimisation settings (the Trainer's names and meanings). ``batch_size`` is per process
+    and micro-batch: the global batch is ``batch_size * grad_accum * processes``.
+    ``batch_tokens``: tokens per forward pass of the packed layout. ``save_steps``: optimizer
+    steps between checkpoints (a kill loses at most that many)."""
+
+    learning_rate: float = 5e-5
+    epochs: float = 1.0
+    batch_size: int = 4
+    grad_accum: int = 1
+    warmup_ratio: float = 0.05
+    scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = "linear"
+    weight_decay: float = 0.0
+    max_steps: int = -1
+    save_steps: int = 20
+    save_total_limit: int = 2
+    logging_steps: int = 5
+    seed: int = 0
+    batch_tokens: int = 4096
+    lora: LoraSettings = field(default_factory=LoraSettings)
+
+    def __post_init__(self) -> None:
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if not self.epochs > 0:
+            raise ValueError(f"epochs must be > 0, got {self.epochs}")
+        for name in ("batch_size", "grad_accum", "save_steps", "logging_steps", "batch_tokens"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+
+
+def resolve_model(model: str) -> str:
+    """A Hub id or folder as given; ``"default"`` -> the embedded model's converted folder."""
+    if model == "default":
+        from confalign.backends.default_model import ensure_default_model
+
+        return str(ensure_default_model())
+    return model
+
+
+def pick_device(device: Device) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def load_policy(
+    model: str, lora: LoraSettings, *, device: torch.device, adapter: str | None = None
+) -> tuple[nn.Module, Any]:
+    """(peft model with a fresh trainable LoRA adapter, or ``adapter`` loaded trainable;
+    tokenizer). float32 on CPU, bfloat16 on a GPU that supports it; sdpa attention (it takes
+    the packed layout's boolean mask)."""
+    from peft import LoraConfig, PeftModel, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = resolve_model(model)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    dtype = torch.float32
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        dtype = torch.bfloat16
+    base = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, attn_implementation="sdpa")
+    base.to(device)
+    if adapter:
+        policy = PeftModel.from_pretrained(base, adapter, is_trainable=True)
+    else:
+        config = LoraConfig(
+            r=lora.r,
+            lora_alpha=lora.alpha,
+            lora_dropout=lora.dropout,
+            target_modules=list(lora.target_modules),
+            task_type="CAUSAL_LM",
+        )
+        policy = get_peft_model(base, config)
+    return policy, tokenizer
+
+
+def pad_id(tokenizer: Any) -> int:
+    """The tokenizer's pad id, else its EOS id (pads are masked out in the packed layout)."""
+    pid = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    if pid is None:
+        raise ValueError("the tokenizer defines neither a pad nor an end-of-sequence token")
+    return int(pid)
+
+
+LossFn = Callable[[nn.Module, dict[str, Any]], tuple[torch.Tensor, dict[str, float]]]
+
+
+def _trainer_class() -> type:
+    from transformers import Trainer
+
+    class MethodTrainer(Trainer):
+        """transformers' ``Trainer`` whose loss is the method's (nothing else overridden)."""
+
+        def __init__(self, *args: Any, loss_fn: LossFn, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.loss_fn = loss_fn
+            self.loss_is_scaled_for_ga = False  # a per-micro-batch mean: divide under accumulation
+
+        def compute_loss(
+            self,
+            model: nn.Module,
+            inputs: dict[str, Any],
+            return_outputs: bool = False,
+            num_items_in_batch: Any = None,
+        ) -> Any:
+            loss, metrics = self.loss_fn(model, inputs)
+            return (loss, metrics) if return_outputs else loss
+
+    return MethodTrainer
+
+
+def training_arguments(settings: TrainSettings, output_dir: Path, device: torch.device) -> Any:
+    """The ``TrainingArguments`` for ``settings`` (checkpoints under ``output_dir``)."""
+    from transformers import TrainingArguments
+
+    bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    return TrainingArguments(
+        output_dir=str(output_dir),
+        per_device_train_batch_size=settings.batch_size,
+        gradient_accumulation_steps=settings.grad_accum,
+        num_train_epochs=settings.epochs,
+        max_steps=settings.max_steps,
+        learning_rate=settings.learning_rate,
+        lr_scheduler_type=settings.scheduler,
+        warmup_steps=settings.warmup_ratio,  # a float < 1 is a ratio of the total steps
+        weight_decay=settings.weight_decay,
+        logging_steps=settings.logging_steps,
+        save_strategy="steps",
+        save_steps=settings.save_steps,
+        save_total_limit=settings.save_total_limit,
+        seed=settings.seed,
+        data_seed=settings.seed,
+        remove_unused_columns=False,  # the batches are the method's records, not model inputs
+        gradient_checkpointing=False,
+        bf16=bf16,
+        use_cpu=device.type == "cpu",
+        report_to=[],
+        dataloader_num_workers=0,
+        disable_tqdm=False,
+        save_only_model=False,
+    )
+
+
+def fit(
+    policy: nn.Module,
+    records: Sequence[dict[str, Any]],
+    loss_fn: LossFn,
+    settings: TrainSettings,
+    output_dir: Path,
+    *,
+    device: torch.device,
+    callbacks: Sequence[Any] = (),
+) -> list[dict[str, float]]:
+    """Train ``policy`` on ``records`` (each a dict the collator passes through; a batch is
+    ``{key: [values]}``), resuming from the last checkpoint in ``output_dir/checkpoints``.
+    Returns the Trainer's log history (loss per logging step)."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    checkpoints = output_dir / CHECKPOINTS
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    trainer = _trainer_class()(
+        model=policy,
+        args=training_arguments(settings, checkpoints, device),
+        train_dataset=list(records),
+        data_collator=collate,
+        loss_fn=loss_fn,
+        callbacks=list(callbacks),
+    )
+    last = get_last_checkpoint(str(checkpoints))
+    trainer.train(resume_from_checkpoint=last)
+    return [dict(x) for x in trainer.state.log_history]
+
+
+def collate(batch: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Records -> ``{key: [values]}``; tensors are stacked (the Trainer moves them to device)."""
+    out: dict[str, Any] = {}
+    for key in batch[0]:
+        values = [r[key] for r in batch]
+        out[key] = torch.stack(values) if isinstance(values[0], torch.Tensor) else values
+    return out
+
+
+def save_adapter(policy: nn.Module, folder: Path, *, config: dict[str, Any], card: str) -> Path:
+    """The adapter as a product: peft's folder, the training config, a model card."""
+    folder.mkdir(parents=True, exist_ok=True)
+    policy.save_pretrained(str(folder))
+    (folder / "training_config.json").write_text(json.dumps(config, indent=2, default=str) + "\n")
+    (folder / "README.md").write_text(card)
+    return folder
+
+
+def settings_dict(settings: TrainSettings) -> dict[str, Any]:
+    return asdict(settings)
+
+
+def is_main_process() -> bool:
+    """Rank 0 (or a single process): the one that writes shared files."""
+    return int(os.environ.get("RANK", "0")) == 0

@@ -1,0 +1,168 @@
+"""The training forward pass: sequences that share a prompt, run once, with gradients.
+
+A loss compares several completions of one prompt (DCA: chosen and rejected; ADVICE: the
+confidence levels after a correct and a wrong answer; ConfTuner: every level). They share the
+prompt and often the start of the completion too (``"Answer: C\\nProbability:"``), and differ
+in a few tokens. A ``TreeItem`` is laid out as ONE row: the trunk (prompt + the completions'
+common prefix) once, then each completion's remaining tokens as a branch, with the tree mask
+and restarted position ids of the ``hf`` backend's scorer (``backends._hf_scoring``, whose
+docstring has the why), so every completion token gets exactly the hidden state of its plain
+prompt + completion forward. Log-probabilities are read only at completion tokens: the decoder
+runs over the row, the hidden states at read positions are gathered, and only those go through
+the vocabulary projection (21% of SmolLM2-135M's FLOPs when run at every position).
+
+Written here rather than taken from TRL: TRL's DPOTrainer concatenates chosen and rejected as
+two full rows and projects every position (DESIGN.md "Measured facts": 3.7x the least work).
+
+Models whose attention layers use a sliding window cannot take a custom mask (it would
+override the window): for them ``tree=False`` lays out one plain causal row per completion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from confalign.backends._hf_rows import Layout, Row, make_batches, plain_row, shared_row
+from confalign.backends._hf_scoring import _has_sliding_window, _split_body_head, tree_mask
+
+
+@dataclass(frozen=True)
+class TreeItem:
+    """A prompt and the completions a loss compares (token ids; every completion non-empty)."""
+
+    prompt: tuple[int, ...]
+    completions: tuple[tuple[int, ...], ...]
+
+    def __post_init__(self) -> None:
+        if not self.prompt:
+            raise ValueError("TreeItem.prompt must hold at least one token")
+        if not self.completions or any(not c for c in self.completions):
+            raise ValueError("TreeItem needs at least one completion, none of them empty")
+
+
+def common_length(seqs: Sequence[Sequence[int]]) -> int:
+    """Length of the longest common prefix of ``seqs``."""
+    n = min(len(s) for s in seqs)
+    first = seqs[0]
+    for s in seqs[1:]:
+        k = 0
+        while k < n and s[k] == first[k]:
+            k += 1
+        n = k
+    return n
+
+
+def tree_row(item: TreeItem) -> tuple[Row, list[np.ndarray]]:
+    """The row of ``item`` and, per completion, the indices of its reads in the row's reads
+    (the trunk's completion tokens, counted in every completion, then its own branch)."""
+    shared = common_length(item.completions)
+    # Keep one token of each completion in its branch, so every branch starts where the
+    # completions part (a completion that is a prefix of another keeps its last token).
+    shared = min(shared, *(len(c) - 1 for c in item.completions))
+    trunk = [*item.prompt, *item.completions[0][:shared]]
+    row, slices = shared_row(trunk, [c[shared:] for c in item.completions])
+    n_prompt = len(item.prompt)
+    trunk_pos = np.arange(n_prompt - 1, n_prompt - 1 + shared, dtype=np.int64)
+    row.read_pos = np.concatenate([trunk_pos, row.read_pos])
+    row.read_tgt = np.concatenate([np.asarray(trunk[n_prompt:], dtype=np.int64), row.read_tgt])
+    head = np.arange(shared, dtype=np.int64)
+    members = [np.concatenate([head, shared + np.arange(sl.start, sl.stop)]) for sl in slices]
+    return row, members
+
+
+def plain_rows(item: TreeItem) -> tuple[list[Row], list[np.ndarray]]:
+    """One causal row per completion (the reference layout); members index each row's reads."""
+    rows = [plain_row(item.prompt, c) for c in item.completions]
+    return rows, [np.arange(len(c), dtype=np.int64) for c in item.completions]
+
+
+class PackedScorer:
+    """Summed completion log-probabilities of ``TreeItem`` batches, differentiable.
+
+    ``model`` is what the caller's autograd and distributed wrappers see (a peft model, or the
+    ``DistributedDataParallel`` around it): the forward goes through it, so gradient hooks see
+    a normal call, and returns the final hidden states (``output_hidden_states``; the logits
+    are kept for one position only); the vocabulary projection then runs at the read
+    positions alone. ``batch_tokens``: tokens per forward pass (lines x width).
+    """
+
+    def __init__(self, model: nn.Module, pad_id: int, *, batch_tokens: int = 4096) -> None:
+        base = _unwrap(model)
+        config = base.config
+        self.pad_id = pad_id
+        self.batch_tokens = batch_tokens
+        self.attn = getattr(config, "_attn_implementation", "eager") or "eager"
+        self.tree = self.attn in ("sdpa", "eager") and not _has_sliding_window(config)
+        _, head = _split_body_head(base)
+        self.head = head  # None: logits post-processed (soft-capping); use the model's own
+
+    def __call__(self, model: nn.Module, items: Sequence[TreeItem]) -> list[torch.Tensor]:
+        """Per item, a ``(n_completions, 2)`` tensor: summed log-probability (nats,
+        differentiable) and token count of each completion."""
+        rows: list[Row] = []
+        members: list[list[tuple[int, np.ndarray]]] = []
+        for item in items:
+            if self.tree:
+                row, idx = tree_row(item)
+                members.append([(len(rows), m) for m in idx])
+                rows.append(row)
+            else:
+                new_rows, idx = plain_rows(item)
+                members.append([(len(rows) + k, m) for k, m in enumerate(idx)])
+                rows.extend(new_rows)
+        reads = self._token_logprobs(model, rows)
+        out = []
+        for item_members in members:
+            sums = torch.stack([reads[r][torch.from_numpy(m)].sum() for r, m in item_members])
+            counts = torch.tensor([float(len(m)) for _, m in item_members], device=sums.device)
+            out.append(torch.stack([sums, counts], dim=1))
+        return out
+
+    def _token_logprobs(self, model: nn.Module, rows: Sequence[Row]) -> list[torch.Tensor]:
+        """Per row, the log-probabilities of its read targets, in read order."""
+        device = next(model.parameters()).device
+        result: dict[int, torch.Tensor] = {}
+        for lines in make_batches([len(r) for r in rows], self.batch_tokens, pack=self.tree):
+            layout = Layout(rows, lines, self.pad_id)
+            inputs: dict = {"input_ids": torch.from_numpy(layout.ids).to(device)}
+            if layout.custom:
+                dtype = next(p for p in model.parameters()).dtype
+                inputs["attention_mask"] = tree_mask(
+                    layout, 0, sdpa=self.attn == "sdpa", dtype=dtype, device=device
+                )
+                inputs["position_ids"] = torch.from_numpy(layout.positions).to(device)
+            order = [i for line in lines for i in line]
+            flat = np.concatenate(
+                [start + rows[i].read_pos for i, start in zip(order, layout.starts, strict=True)]
+            )
+            flat_t = torch.from_numpy(flat).to(device)
+            if self.head is not None:
+                out = model(**inputs, use_cache=False, output_hidden_states=True, logits_to_keep=1)
+                hidden = out.hidden_states[-1]
+                logits = self.head(hidden.reshape(-1, hidden.shape[-1])[flat_t])
+            else:
+                logits = model(**inputs, use_cache=False).logits
+                logits = logits.reshape(-1, logits.shape[-1])[flat_t]
+            targets = torch.from_numpy(np.concatenate([rows[i].read_tgt for i in order]))
+            lp = torch.log_softmax(logits.float(), dim=-1)
+            picked = lp.gather(1, targets.to(device)[:, None])[:, 0]
+            offset = 0
+            for i in order:
+                n = len(rows[i].read_pos)
+                result[i] = picked[offset : offset + n]
+                offset += n
+        return [result[i] for i in range(len(rows))]
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    """The transformers model inside DDP / peft wrappers (for its config and head)."""
+    while hasattr(model, "module"):
+        model = model.module
+    if hasattr(model, "get_base_model"):
+        model = model.get_base_model()
+    return model

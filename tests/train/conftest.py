@@ -1,0 +1,57 @@
+"""Fixtures for the training tests: a tiny random Llama with the real SmolLM2 tokenizer (from
+``tests/conftest.py``'s ``tiny_model_dir``) wrapped in a LoRA adapter, and hand-made pairs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from confalign.train.core import LoraSettings, load_policy
+
+PAIRS = [
+    # (user turn, chosen assistant text, rejected assistant text)
+    ("Question: 2+2?\nA. 3\nB. 4", "Answer: B\nProbability: 62%", "Answer: B\nProbability: 100%"),
+    (
+        "Question: capital of France?",
+        "Answer: Paris\nProbability: 41%",
+        "Answer: Paris\nProbability: 0.01",
+    ),
+    (
+        "Question: 7*6?\nA. 42\nB. 36\nC. 48",
+        "Answer: A\nProbability: 9%",
+        "Answer: A\nProbability: 90%",
+    ),
+    ("Question: Is the sky green?", "Answer: No\nProbability: 55%", "Answer: No\nProbability: 5%"),
+]
+
+
+def render(tokenizer: Any, user: str) -> str:
+    return tokenizer.apply_chat_template(
+        [{"role": "user", "content": user}], add_generation_prompt=True, tokenize=False
+    )
+
+
+@pytest.fixture
+def policy(tiny_model_dir: Path) -> tuple[Any, Any]:
+    """(peft model with a random, non-zero LoRA adapter, tokenizer), float32, CPU.
+
+    ``init_lora_weights=False`` would give B != 0; we perturb B instead so the adapter moves
+    the policy away from the reference (otherwise every log-ratio is 0)."""
+    torch.manual_seed(0)
+    model, tokenizer = load_policy(
+        str(tiny_model_dir), LoraSettings(r=4, alpha=8, dropout=0.0), device=torch.device("cpu")
+    )
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.05)
+    return model, tokenizer
+
+
+@pytest.fixture
+def pair_rows(policy: tuple[Any, Any]) -> list[dict[str, str]]:
+    _, tokenizer = policy
+    return [{"prompt": render(tokenizer, u), "chosen": c, "rejected": r} for u, c, r in PAIRS]
