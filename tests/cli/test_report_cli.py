@@ -92,8 +92,8 @@ def test_demo_runs_the_library_demo_and_prints_the_table(
 ) -> None:
     """The command only builds the config and calls ``run_demo`` (stubbed: no model here)."""
     import confalign.cli.demo as cli_demo
-    from confalign.report import ReportOptions, write_report
     from confalign.pipelines.demo import DemoResult
+    from confalign.report import ReportOptions, write_report
 
     seen: dict[str, Any] = {}
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from confalign import metrics as M
-from confalign.report import ReportOptions
 from confalign.pipelines.demo import DEMO_FORMATS, DEMO_MODES, demo_config, run_demo
+from confalign.report import ReportOptions
 from confalign.runs import RunStore
 
 pytestmark = pytest.mark.slow

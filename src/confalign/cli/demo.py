@@ -12,8 +12,8 @@ import typer
 from confalign.cli import app
 from confalign.cli._errors import INTERRUPTED_EXIT, user_errors
 from confalign.evaluate import EvalConfig, EvalInterrupted
-from confalign.report import summary_lines
 from confalign.pipelines.demo import DEMO_LIMIT, DEMO_OUTPUT, demo_config, run_demo
+from confalign.report import summary_lines
 
 
 @app.command("demo")
