@@ -111,7 +111,7 @@ def readable_rows(path: Path) -> int:
     damage (0 when the table cannot be opened)."""
     count = 0
     try:
-        conn = _connect_for_check(path)
+        conn = _connect_for_check(path, salvage=True)
     except sqlite3.Error:
         return 0
     try:
@@ -129,7 +129,8 @@ def _check_open(path: Path, conn: sqlite3.Connection, allow_new: bool) -> None:
         problems = [r[0] for r in conn.execute("PRAGMA quick_check(3)")]
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if problems != ["ok"]:
-            raise _damaged(path, "; ".join(problems))
+            first = " ".join(problems[0].replace("*** in database main ***", "").split())
+            raise _damaged(path, f"SQLite's integrity check: {first}")
         if not tables and allow_new:
             return
         if "results" not in tables:
@@ -167,13 +168,17 @@ def _damaged(path: Path, what: str) -> DamagedRunError:
     )
 
 
-def _connect_for_check(path: Path) -> sqlite3.Connection:
+def _connect_for_check(path: Path, *, salvage: bool = False) -> sqlite3.Connection:
     # Without a write-ahead log, ``immutable`` reads the file as it is and creates no -shm/-wal
     # file beside it; with one, the log holds committed rows, so it must be read (its -shm file
     # exists already then).
     wal = path.with_name(path.name + "-wal")
     flags = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?{flags}", uri=True, isolation_level=None)
+    if salvage:
+        # Lets SQLite open a file shorter than its header says (a truncated copy) and read the
+        # pages that are there; the connection is read-only, so nothing is written.
+        conn.execute("PRAGMA writable_schema=ON")
     conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # reads the header now
     return conn
 

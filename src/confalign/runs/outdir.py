@@ -50,7 +50,7 @@ def check_output_dir(
     if not root.exists():
         parent = _existing_ancestor(root)
         if not parent.is_dir():
-            raise OutputDirError(f"cannot create output directory {root}: {parent} is a file")
+            raise OutputDirError(f"cannot write to output directory {root}: {parent} is a file")
         _check_writable(parent, root)
         return False
     if (root / marker).exists():

@@ -141,6 +141,7 @@ class RunStore:
         root = Path(run_dir)
         if not (root / MANIFEST_NAME).exists():
             _refuse_orphan_database(root)
+            raise RunStoreError(f"{root} is not a confalign run directory (no {MANIFEST_NAME})")
         check_manifest(root)
         if not (root / DB_NAME).exists():
             raise DamagedRunError(
