@@ -23,7 +23,6 @@ import run_faults as F
 from eval_doubles import install_loader, patch_pipeline
 
 import confalign.evaluate.pipeline as pipeline
-import confalign.runs.database
 
 
 def invoke(*args: str) -> tuple[int, str, str]:
@@ -117,11 +116,7 @@ def test_a_failed_write_is_one_line_and_the_same_command_resumes(
             return super().execute(sql, parameters)
 
     with monkeypatch.context() as mp:
-        mp.setattr(
-            confalign.runs.database.sqlite3,
-            "connect",
-            partial(real, factory=FullDisk),
-        )
+        mp.setattr(sqlite3, "connect", partial(real, factory=FullDisk))
         one_line_error(
             *invoke(*EVAL, "-o", str(run), "--batch-size", "2"),
             f"cannot write results to {run / 'results.sqlite'}: database or disk is full",

@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 from eval_doubles import EchoVerbalized, FakeBackend, HashExtractor, install_loader, subprocess_env
 
-import confalign.runs.database
 from confalign.evaluate import EvalConfig, run_eval
 from confalign.report import ReportOptions
 from confalign.report.write import build_report
@@ -92,7 +91,7 @@ def failing_commits(monkeypatch: pytest.MonkeyPatch, at: int, message: str) -> N
     def connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
         return real(*args, factory=Connection, **kwargs)
 
-    monkeypatch.setattr(confalign.runs.database.sqlite3, "connect", connect)
+    monkeypatch.setattr(sqlite3, "connect", connect)
 
 
 def test_disk_full_rolls_back_the_batch_and_a_rerun_resumes(

@@ -119,3 +119,16 @@ def test_writing_names_the_file(tmp_path: Path) -> None:
     assert (
         str(info.value) == f"cannot write {tmp_path / 'ckpt' / 'optimizer.pt'}: Permission denied"
     )
+
+
+def test_writing_also_converts_what_torch_save_raises(tmp_path: Path) -> None:
+    with pytest.raises(RunWriteError) as info, writing(tmp_path / "ckpt", also=(RuntimeError,)):
+        raise RuntimeError(
+            "[enforce fail at inline_container.cc:595] . PytorchStreamWriter\n failed"
+        )
+    assert str(info.value) == (
+        f"cannot write {tmp_path / 'ckpt'}: [enforce fail at inline_container.cc:595] . "
+        "PytorchStreamWriter failed"
+    )
+    with pytest.raises(KeyError), writing(tmp_path / "ckpt", also=(RuntimeError,)):
+        raise KeyError("not a write failure: passes through")

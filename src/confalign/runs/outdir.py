@@ -129,14 +129,23 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 @contextmanager
-def writing(path: str | os.PathLike[str]) -> Iterator[None]:
+def writing(
+    path: str | os.PathLike[str], *, also: tuple[type[Exception], ...] = ()
+) -> Iterator[None]:
     """Turn an ``OSError`` raised inside (disk full, permission denied, directory removed) into
-    a one-line ``RunWriteError`` naming the file (``path`` when the error names none)."""
+    a one-line ``RunWriteError`` naming the file (``path`` when the error names none).
+
+    ``also``: further exception types that mean a failed write here, e.g. ``RuntimeError``
+    around ``torch.save``, which reports a full disk as ``RuntimeError(... file write failed)``.
+    """
     try:
         yield
     except OSError as exc:
         where = exc.filename if exc.filename else os.fspath(path)
         raise RunWriteError(f"cannot write {where}: {reason(exc)}") from None
+    except also as exc:
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        raise RunWriteError(f"cannot write {os.fspath(path)}: {text}") from None
 
 
 def reason(exc: OSError) -> str:

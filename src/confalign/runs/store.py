@@ -104,7 +104,9 @@ class RunStore:
         ``identity``: JSON-like description of everything that determines the results; an
         existing run with another identity raises ``ConfigMismatchError`` (nothing is touched).
         ``info``: further manifest fields (not compared). The manifest's status becomes
-        ``running``; a directory that exists, is not empty and has no manifest is refused.
+        ``running``; a directory that exists, is not empty and has no manifest is refused. A
+        damaged manifest or database raises ``DamagedRunError`` before anything is written;
+        a manifest without a database (a run stopped before creating it) gets a new one.
         """
         root = Path(run_dir)
         new_identity = canonical(identity)
