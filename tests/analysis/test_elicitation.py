@@ -9,6 +9,7 @@ from scipy.stats import spearmanr
 
 from confalign.analysis.elicitation import elicitation_table, to_markdown
 from confalign.confidence.base import ConfidenceRecord
+from confalign.evaluate.rows import row_from_record
 from confalign.runs import ResultRow, RunStore
 
 CHOICE = [0.9, 0.5, 0.4, 0.7]
@@ -50,7 +51,7 @@ def _rows() -> list[ResultRow]:
             ),
         ]
         out += [
-            ResultRow.from_record(r, dataset="mmlu", example_order=i, subject="s", config_key="k")
+            row_from_record(r, dataset="mmlu", example_order=i, subject="s", config_key="k")
             for r in records
         ]
     return out

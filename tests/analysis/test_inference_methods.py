@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from confalign.analysis.inference_methods import MethodRow, survey_tables, to_markdown
 from confalign.cli import _register, app
 from confalign.confidence.base import ConfidenceRecord
+from confalign.evaluate.rows import row_from_record
 from confalign.runs import ResultRow, RunStore
 
 IDENTITY = {"model": {"model": "test"}, "datasets": ["calibrated_math"], "seed": 0}
@@ -57,7 +58,7 @@ def _rows() -> list[ResultRow]:
         ]
         for r in records:
             rows.append(
-                ResultRow.from_record(
+                row_from_record(
                     r,
                     dataset="calibrated_math",
                     example_order=order,
@@ -69,7 +70,7 @@ def _rows() -> list[ResultRow]:
     for order, (qid, conf, ok) in enumerate(mc):
         r = ConfidenceRecord(qid, "choice", "internal", "A", ok, conf)
         rows.append(
-            ResultRow.from_record(
+            row_from_record(
                 r,
                 dataset="calibrated_math_mc",
                 example_order=order,

@@ -13,6 +13,9 @@ As a script (the SIGKILL/SIGINT tests run it in a subprocess)::
     python eval_doubles.py RUN_DIR N_EXAMPLES BATCH_SIZE DELAY_SECONDS
     python eval_doubles.py cli N_EXAMPLES DELAY_SECONDS -- eval --datasets toy ...
     python eval_doubles.py realcli N_EXAMPLES -- eval --datasets toy --model DIR ...
+
+With ``CONFALIGN_TEST_FSIZE=BYTES`` in the environment the process may not grow any file past
+BYTES (``RLIMIT_FSIZE``: a write past it fails with EFBIG, as on a full, size-limited disk).
 """
 
 from __future__ import annotations
@@ -242,8 +245,20 @@ def cli_group() -> Any:
     return group
 
 
+def limit_file_size(limit: int) -> None:
+    """Make every write past ``limit`` bytes of a file fail (EFBIG) instead of killing us."""
+    import resource
+    import signal
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
 def main(argv: list[str]) -> None:
     from confalign.evaluate import EvalConfig, run_eval
+
+    if os.environ.get("CONFALIGN_TEST_FSIZE"):
+        limit_file_size(int(os.environ["CONFALIGN_TEST_FSIZE"]))
 
     if argv[0] in ("cli", "realcli"):  # realcli: the real model and extractors, toy data
         install_loader(None, {"toy": int(argv[1])})

@@ -42,7 +42,7 @@ def test_complete_run_stores_every_record_including_failures(tmp_path: Path) -> 
         assert store.count("toy", "hash_choice") == 8  # the multiple-choice two thirds
         assert store.count("toy", "echo/probability/prefill") == 12
         assert store.count("other") == 4 + 5
-        failed = [r for r in store.records("toy") if r.parse_failed]
+        failed = [r for r in store.rows("toy") if r.parse_failed]
         assert len(failed) == 3 and all(r.confidence is None for r in failed)
         manifest = store.manifest
     assert manifest["status"] == "complete" and manifest["ended_at"]

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from confalign.confidence.base import ConfidenceRecord
-from confalign.runs import ResultRow, RunStore
+from confalign.evaluate.rows import row_from_record
+from confalign.runs import RunStore
 
 DATASET = "mmlu_offline"
 SUBJECTS = ("anatomy", "astronomy", "virology")
@@ -131,7 +132,7 @@ def make_records(
 def write_run(run_dir: Path, records: list[ConfidenceRecord], seed: int = 0) -> Path:
     """Store ``records`` as a complete run in ``run_dir`` (the real run store)."""
     rows = [
-        ResultRow.from_record(
+        row_from_record(
             r,
             dataset=DATASET,
             example_order=int(r.example_id[1:]),

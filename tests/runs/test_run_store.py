@@ -19,13 +19,16 @@ def store(tmp_path: Path):
         yield s
 
 
-def test_round_trip_records_and_rows(store: RunStore) -> None:
-    records = make_records()
-    assert store.write(to_rows(records)) == 3
-    back = store.records()
-    assert back == records  # dataclass equality ignores extra, so check it on its own
+def test_round_trip_rows(store: RunStore) -> None:
+    rows = to_rows(make_records())
+    assert store.write(rows) == 3
+    back = store.rows()
+    assert back == rows  # dataclass equality ignores extra, so check it on its own
     assert [dict(r.extra) for r in back] == [{"argmax": 1}, {"why": "no number"}, {}]
-    assert back[1].key == "verbalized/probability/prefill" and back[1].parse_failed
+    assert back[1].method_key == "verbalized/probability/prefill" and back[1].parse_failed
+    # numpy values arrive as plain Python ones; a NaN confidence is stored as None
+    assert type(back[0].confidence) is float and back[0].probs == (0.1, 0.75, 0.1, 0.05)
+    assert type(back[0].example_order) is int and back[2].confidence is None
     assert store.count() == 3 and store.count("mmlu", "choice") == 2
     assert store.datasets() == ["mmlu"]
     assert store.method_keys() == ["choice", "verbalized/probability/prefill"]
@@ -34,8 +37,8 @@ def test_round_trip_records_and_rows(store: RunStore) -> None:
         ("q2", "choice"),
         ("q1", store.method_keys()[1]),
     }
-    assert [r.key for r in store.records(method_key="choice")] == ["choice", "choice"]
-    assert store.records(dataset="other") == []
+    assert [r.method_key for r in store.rows(method_key="choice")] == ["choice", "choice"]
+    assert store.rows(dataset="other") == []
 
 
 def test_frame_types(store: RunStore) -> None:

@@ -14,6 +14,7 @@ from confalign.backends.base import (
     ScoreRequest,
     ScoreResult,
 )
+from confalign.backends.devices import DeviceError, available_devices, check_device
 from confalign.registry import Registry, unknown_name_message
 
 BACKENDS: Registry[type[Backend]] = Registry("backend")
@@ -46,12 +47,15 @@ __all__ = [
     "Backend",
     "BackendConfig",
     "CapabilityError",
+    "DeviceError",
     "GenerateRequest",
     "Generation",
     "Prompt",
     "ScoreRequest",
     "ScoreResult",
+    "available_devices",
     "backend_names",
+    "check_device",
     "load_backend",
     "register_backend",
 ]

@@ -64,6 +64,7 @@ from confalign.backends.base import (
     ScoreResult,
     parse_options,
 )
+from confalign.backends.devices import check_device
 
 _TRAILING_SPACE = " \t"
 
@@ -281,9 +282,9 @@ def _resolve_model(model: str) -> str:
 
 
 def _pick_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    # Checked before the tokenizer and weights load: an absent device is one line naming
+    # the ones present (DeviceError), not torch's error after the load.
+    return torch.device(check_device(device))
 
 
 def _torch_dtype(dtype: str, device: torch.device) -> torch.dtype | str:

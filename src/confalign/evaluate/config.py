@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from confalign.backends import BackendConfig, backend_names
+from confalign.backends import BackendConfig, DeviceError, backend_names, check_device
 from confalign.confidence.base import Mode
 from confalign.registry import unknown_name_message
 from confalign.runs import canonical, stable_hash
@@ -181,6 +181,13 @@ def _validate(config: EvalConfig) -> None:
         raise ConfigError(unknown_name_message("dtype", config.dtype, get_args(Dtype)))
     if not config.model:
         raise ConfigError("model: must not be empty (use 'default' for the embedded model)")
+    if config.backend == "hf" and config.device != "auto":
+        # Only the hf backend places the model itself (vllm, llamacpp, openai ignore --device);
+        # "auto" needs no check and no torch import here.
+        try:
+            check_device(config.device)
+        except DeviceError as error:
+            raise ConfigError(str(error)) from None
 
 
 def _parse_limits(text: str) -> dict[str, int]:

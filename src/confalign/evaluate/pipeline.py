@@ -17,6 +17,7 @@ the batches an uninterrupted run would have, and its results are the same.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,8 @@ from confalign.evaluate.datasets import LoadedDataset, load_datasets
 from confalign.evaluate.identity import build_identity, config_keys, extractor_id
 from confalign.evaluate.interrupt import EvalInterrupted, stop_on_signals
 from confalign.evaluate.progress import EvalProgress
-from confalign.runs import ResultRow, RunStore
+from confalign.evaluate.rows import row_from_record
+from confalign.runs import ResultRow, RunStore, RunStoreError
 from confalign.runs.manifest import Status
 
 Batch = list[tuple[int, QAExample]]  # (order in the dataset, example)
@@ -69,7 +71,6 @@ def run_eval(
     own_backend = backend is None
     with RunStore.create(config.run_dir(), identity, config=config.as_dict()) as store:
         work = [_plan(store, ds, chosen[ds.name], config.batch_size) for ds in datasets]
-        status: Status = "failed"
         try:
             if any(w.left for w in work):
                 if backend is None:
@@ -77,18 +78,28 @@ def run_eval(
                 store.update_manifest(backend=backend.describe())
                 _check_backend(backend, work)
                 _run(store, backend, work, keys, progress)
-            status = "complete"
         except EvalInterrupted:
-            status = "interrupted"
+            _finish_after_error(store, "interrupted")
             raise
         except KeyboardInterrupt:
-            status = "interrupted"
+            _finish_after_error(store, "interrupted")
             raise EvalInterrupted(store.run_dir, store.count()) from None
+        except BaseException:
+            _finish_after_error(store, "failed")
+            raise
+        else:
+            store.finish("complete")
         finally:
-            store.finish(status)
             if own_backend and backend is not None:
                 backend.close()
     return store.run_dir
+
+
+def _finish_after_error(store: RunStore, status: Status) -> None:
+    """Record ``status`` if the manifest can still be written: after a failed write (a full
+    disk, the directory removed) it may not be, and the error to report is the first one."""
+    with suppress(RunStoreError, OSError):
+        store.finish(status)
 
 
 @dataclass
@@ -191,7 +202,7 @@ def to_rows(
             f"{len(expected)} (example, method) pairs; missing {missing}, unexpected {extra}"
         )
     return [
-        ResultRow.from_record(
+        row_from_record(
             r,
             dataset=dataset,
             example_order=by_id[r.example_id][0],

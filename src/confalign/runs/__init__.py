@@ -5,37 +5,60 @@ Read API (for reports)::
 
     from confalign.runs import RunStore, export
 
-    with RunStore.open(run_dir) as store:
+    with RunStore.open(run_dir) as store:  # checks the directory first (DamagedRunError)
         store.manifest                  # manifest.json as a dict (identity, versions, status...)
         store.datasets()                # ["mmlu", ...]
         store.method_keys("mmlu")       # ["choice", "verbalized/probability/prefill", ...]
-        store.records("mmlu", "choice") # list[ConfidenceRecord]
-        store.rows("mmlu")              # list[ResultRow]: records + dataset, order, subject, key
+        store.rows("mmlu")              # list[ResultRow]: dataset, order, subject, key, result
         store.frame()                   # pandas.DataFrame, one column per ResultRow field
     export(run_dir, "results.parquet")  # or .csv / .jsonl
+
+Output directories of other commands (``confalign train``) use ``check_output_dir``,
+``make_output_dir``, ``atomic_write``, ``atomic_dir`` and ``writing`` (``confalign.runs.outdir``).
+Every error here is a ``RunStoreError`` (a ``ValueError``) whose message names the path.
 """
 
+from confalign.runs.database import DB_NAME
+from confalign.runs.errors import DamagedRunError, OutputDirError, RunStoreError, RunWriteError
 from confalign.runs.export import export
-from confalign.runs.manifest import MANIFEST_NAME, canonical, content_hash, redact, stable_hash
-from confalign.runs.rows import COLUMNS, ResultRow
-from confalign.runs.store import (
-    DB_NAME,
-    ConfigMismatchError,
-    RunStore,
-    RunStoreError,
+from confalign.runs.manifest import (
+    MANIFEST_NAME,
+    canonical,
+    check_manifest,
+    content_hash,
+    redact,
+    stable_hash,
 )
+from confalign.runs.outdir import (
+    atomic_dir,
+    atomic_write,
+    check_output_dir,
+    make_output_dir,
+    writing,
+)
+from confalign.runs.rows import COLUMNS, ResultRow
+from confalign.runs.store import ConfigMismatchError, RunStore
 
 __all__ = [
     "COLUMNS",
     "DB_NAME",
     "MANIFEST_NAME",
     "ConfigMismatchError",
+    "DamagedRunError",
+    "OutputDirError",
     "ResultRow",
     "RunStore",
     "RunStoreError",
+    "RunWriteError",
+    "atomic_dir",
+    "atomic_write",
     "canonical",
+    "check_manifest",
+    "check_output_dir",
     "content_hash",
     "export",
+    "make_output_dir",
     "redact",
     "stable_hash",
+    "writing",
 ]

@@ -23,6 +23,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
+from confalign.runs.errors import DamagedRunError
+from confalign.runs.outdir import atomic_write
+
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "confalign-run/1"
 Status = Literal["running", "complete", "interrupted", "failed"]
@@ -122,17 +125,53 @@ def redact(obj: Any, *, _secrets: list[str] | None = None) -> Any:
 
 
 def write_manifest(run_dir: Path, manifest: Mapping[str, Any]) -> None:
-    """Write ``manifest.json`` atomically (temporary file, then rename), secrets redacted."""
+    """Write ``manifest.json`` atomically (temporary file, then rename), secrets redacted; a
+    failed write raises ``RunWriteError`` naming the file and leaves the previous one."""
     text = json.dumps(redact(manifest), indent=2, sort_keys=False, default=json_default)
-    tmp = run_dir / f".{MANIFEST_NAME}.tmp"
-    tmp.write_text(text + "\n", encoding="utf-8")
-    os.replace(tmp, run_dir / MANIFEST_NAME)
+    atomic_write(run_dir / MANIFEST_NAME, text + "\n")
 
 
 def read_manifest(run_dir: Path) -> dict[str, Any]:
-    """The parsed ``manifest.json`` of ``run_dir``."""
+    """The parsed ``manifest.json`` of ``run_dir`` (unchecked: see ``check_manifest``)."""
     with (run_dir / MANIFEST_NAME).open(encoding="utf-8") as fh:
         return json.load(fh)
+
+
+def check_manifest(
+    run_dir: Path, *, name: str = MANIFEST_NAME, expected: str = MANIFEST_FORMAT
+) -> dict[str, Any]:
+    """The manifest ``run_dir / name``, checked: readable, valid JSON, an object with an
+    ``identity`` object, written in format ``expected`` (``family/version``). Raises
+    ``DamagedRunError`` naming the file and what is wrong (an unknown version: which one, and
+    which this confalign reads)."""
+    path = run_dir / name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise DamagedRunError(f"{path} is damaged: it is not UTF-8 text") from None
+    except OSError as exc:
+        raise DamagedRunError(f"{path} cannot be read: {exc.strerror or exc}") from None
+    try:
+        manifest = json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno} column {exc.colno}"
+        raise DamagedRunError(f"{path} is damaged: not valid JSON ({exc.msg} at {where})") from None
+    if not isinstance(manifest, dict):
+        kind = type(manifest).__name__
+        raise DamagedRunError(f"{path} is not a {expected} manifest (a JSON {kind}, not an object)")
+    found = manifest.get("format")
+    family = expected.rpartition("/")[0]
+    if not isinstance(found, str) or not found.startswith(family + "/"):
+        raise DamagedRunError(f"{path} is not a {family} manifest (format: {found!r})")
+    if found != expected:
+        raise DamagedRunError(
+            f"{path} was written in manifest format {found}, which this confalign "
+            f"({package_versions()['confalign']}) cannot read (it reads {expected}); use the "
+            "confalign version that wrote it"
+        )
+    if not isinstance(manifest.get("identity"), dict):
+        raise DamagedRunError(f"{path} is damaged: it has no 'identity' object")
+    return manifest
 
 
 def canonical(obj: Any) -> Any:

@@ -1,7 +1,7 @@
-"""``ResultRow``: one stored result, a ``ConfidenceRecord`` plus where and by what it was made.
+"""``ResultRow``: one stored result, with where and by what it was made.
 
-The run store depends on nothing else of confalign: it reads records by their attribute names
-(the ``ConfidenceRecord`` fields) and builds ``ConfidenceRecord`` values only when asked to.
+Plain values only: the run store depends on nothing else of confalign. The conversion from and
+to ``confalign.confidence.ConfidenceRecord`` lives with the caller (``confalign.evaluate.rows``).
 """
 
 from __future__ import annotations
@@ -10,30 +10,9 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from confalign.runs.manifest import json_default
-
-if TYPE_CHECKING:
-    from confalign.confidence.base import ConfidenceRecord
-
-# The ConfidenceRecord fields, in their declared order.
-RECORD_FIELDS = (
-    "example_id",
-    "method",
-    "kind",
-    "prediction",
-    "correct",
-    "confidence",
-    "format",
-    "mode",
-    "probs",
-    "raw_text",
-    "parse_failed",
-    "ambiguous",
-    "generated_tokens",
-    "extra",
-)
 
 
 @dataclass(frozen=True)
@@ -44,8 +23,9 @@ class ResultRow:
     ``example_order``: the example's position in the loaded dataset (0-based), so reports can
     restore the data's order. ``subject``: the example's subject ("" if none). ``config_key``:
     a short hash of what produced the row (model, adapter hash, backend, the extractor's settings
-    and prompts, seed). ``method_key``: ``ConfidenceRecord.key`` (``verbalized/probability/
-    prefill``). The remaining fields are the ``ConfidenceRecord``'s.
+    and prompts, seed). ``method_key``: the method variant (``verbalized/probability/prefill``).
+    The remaining fields are those of ``confalign.confidence.ConfidenceRecord``; ``gold``: the
+    gold letter (multiple choice) or answer text.
     """
 
     dataset: str
@@ -70,34 +50,10 @@ class ResultRow:
     gold: str = ""
 
     @classmethod
-    def from_record(
-        cls,
-        record: Any,
-        *,
-        dataset: str,
-        example_order: int,
-        subject: str,
-        config_key: str,
-        gold: str = "",
-    ) -> ResultRow:
-        """Wrap a ``ConfidenceRecord`` (or anything with its attributes), normalising types."""
-        values = {name: getattr(record, name) for name in RECORD_FIELDS}
-        return cls(
-            dataset=dataset,
-            example_order=int(example_order),
-            subject=subject,
-            config_key=config_key,
-            gold=gold,
-            method_key=str(record.key),
-            **_normalise(values),
-        )
-
-    def to_record(self) -> ConfidenceRecord:
-        """The ``ConfidenceRecord`` this row stores."""
-        from confalign.confidence.base import ConfidenceRecord
-
-        values = {name: getattr(self, name) for name in RECORD_FIELDS}
-        return ConfidenceRecord(**values)
+    def of(cls, **values: Any) -> ResultRow:
+        """A row from loosely typed values (numpy scalars, a list of probs, a NaN confidence,
+        ``extra`` with numpy values), normalised to exactly what the store reads back."""
+        return cls(**_normalise(values))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain Python values: ``probs`` a list or None, ``extra`` a dict."""
@@ -111,17 +67,18 @@ COLUMNS = tuple(f.name for f in fields(ResultRow))
 
 
 def _normalise(values: dict[str, Any]) -> dict[str, Any]:
+    values["example_order"] = int(values["example_order"])
     conf = values["confidence"]
-    probs = values["probs"]
+    probs = values.get("probs")
     correct = values["correct"]
     values["confidence"] = None if conf is None or math.isnan(float(conf)) else float(conf)
     values["probs"] = None if probs is None else tuple(float(p) for p in probs)
     values["correct"] = None if correct is None else bool(correct)
-    values["parse_failed"] = bool(values["parse_failed"])
-    values["ambiguous"] = bool(values["ambiguous"])
-    values["generated_tokens"] = int(values["generated_tokens"])
+    for name in ("parse_failed", "ambiguous"):
+        values[name] = bool(values.get(name, False))
+    values["generated_tokens"] = int(values.get("generated_tokens", 0))
     # Round-trip extra through JSON now so that what is stored is what is read back.
-    values["extra"] = json.loads(dumps(dict(values["extra"] or {})))
+    values["extra"] = json.loads(dumps(dict(values.get("extra") or {})))
     return values
 
 

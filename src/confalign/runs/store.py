@@ -9,89 +9,62 @@ Layout of a run directory::
 Writes happen in one transaction per batch (``RunStore.write``), so a killed process loses at
 most the batch it was computing; WAL with ``synchronous=NORMAL`` keeps every committed batch
 across a process crash. ``UNIQUE(dataset, example_id, method_key)`` makes a duplicate row
-impossible: writing one raises ``sqlite3.IntegrityError`` and the batch is rolled back.
+impossible: writing one raises ``sqlite3.IntegrityError`` and the batch is rolled back. A write
+that fails (disk full, I/O error, the directory removed) rolls the batch back and raises
+``RunWriteError`` naming the file; rerunning the same command resumes after the last stored
+batch.
+
+Opening (for reading or writing) first checks the directory and changes nothing in it when
+something is wrong: a missing, unreadable or unknown-version manifest, a damaged or foreign
+database each raise ``DamagedRunError`` (see ``confalign.runs.database``).
 
 Reading (for reports)::
 
     with RunStore.open("runs/mmlu-default") as store:
         store.manifest                        # dict, manifest.json
         store.datasets(), store.method_keys() # what is stored
-        store.records(dataset="mmlu", method_key="choice")  # list[ConfidenceRecord]
-        store.rows(...)                       # list[ResultRow] (records + dataset, order, subject)
+        store.rows(dataset="mmlu", method_key="choice")  # list[ResultRow]
         store.frame(...)                      # pandas.DataFrame, one column per ResultRow field
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from confalign.runs.database import DB_NAME, check_database, connect
+from confalign.runs.errors import DamagedRunError, RunStoreError, RunWriteError
 from confalign.runs.manifest import (
     MANIFEST_FORMAT,
     MANIFEST_NAME,
     Status,
     canonical,
+    check_manifest,
     diff_identity,
     package_versions,
-    read_manifest,
     utc_now,
     write_manifest,
 )
+from confalign.runs.outdir import check_output_dir, make_output_dir
 from confalign.runs.rows import COLUMNS, ResultRow, dumps
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from confalign.confidence.base import ConfidenceRecord
-
-DB_NAME = "results.sqlite"
 LOCK_NAME = ".lock"
-SCHEMA_VERSION = 1
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS results (
-    dataset          TEXT    NOT NULL,
-    example_order    INTEGER NOT NULL,
-    example_id       TEXT    NOT NULL,
-    subject          TEXT    NOT NULL,
-    config_key       TEXT    NOT NULL,
-    method_key       TEXT    NOT NULL,
-    method           TEXT    NOT NULL,
-    kind             TEXT    NOT NULL,
-    prediction       TEXT    NOT NULL,
-    correct          INTEGER CHECK (correct IN (0, 1)),
-    confidence       REAL,
-    format           TEXT    NOT NULL,
-    mode             TEXT    NOT NULL,
-    probs            TEXT,
-    raw_text         TEXT,
-    parse_failed     INTEGER NOT NULL CHECK (parse_failed IN (0, 1)),
-    ambiguous        INTEGER NOT NULL CHECK (ambiguous IN (0, 1)),
-    generated_tokens INTEGER NOT NULL,
-    extra            TEXT    NOT NULL,
-    gold             TEXT    NOT NULL,
-    written_at       TEXT    NOT NULL,
-    UNIQUE (dataset, example_id, method_key)
-);
-CREATE INDEX IF NOT EXISTS results_by_method ON results (method_key, dataset);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
 
 _INSERT = (
     f"INSERT INTO results ({', '.join(COLUMNS)}, written_at) "
     f"VALUES ({', '.join('?' for _ in COLUMNS)}, ?)"
 )
 _ORDER = "ORDER BY dataset, example_order, example_id, method_key"
-
-
-class RunStoreError(ValueError):
-    """A run directory cannot be used as asked (missing, not a run, in use, unwritable)."""
 
 
 class ConfigMismatchError(RunStoreError):
@@ -116,8 +89,10 @@ class RunStore:
 
     def __init__(self, run_dir: Path, conn: sqlite3.Connection, lock_fd: int | None) -> None:
         self.run_dir = run_dir
+        self.db_path = run_dir / DB_NAME
         self._conn = conn
         self._lock_fd = lock_fd
+        self._db_inode = _inode(self.db_path)
 
     # ----------------------------------------------------------------- opening
     @classmethod
@@ -129,19 +104,24 @@ class RunStore:
         ``identity``: JSON-like description of everything that determines the results; an
         existing run with another identity raises ``ConfigMismatchError`` (nothing is touched).
         ``info``: further manifest fields (not compared). The manifest's status becomes
-        ``running``; a directory that exists, is not empty and has no manifest is refused.
+        ``running``; a directory that exists, is not empty and has no manifest is refused. A
+        damaged manifest or database raises ``DamagedRunError`` before anything is written;
+        a manifest without a database (a run stopped before creating it) gets a new one.
         """
         root = Path(run_dir)
         new_identity = canonical(identity)
         existing = (root / MANIFEST_NAME).exists()
         if existing:
-            manifest = _read_checked(root)
+            manifest = check_manifest(root)
             differences = diff_identity(manifest.get("identity"), new_identity)
             if differences:
                 raise ConfigMismatchError(root, differences)
-        elif root.exists() and (not root.is_dir() or any(_foreign_entries(root))):
-            raise RunStoreError(f"{root} exists and is not a confalign run directory")
-        _make_dir(root)
+            if (root / DB_NAME).exists():
+                check_database(root / DB_NAME, allow_new=True)
+        else:
+            _refuse_orphan_database(root)
+            check_output_dir(root, marker=MANIFEST_NAME, ignore={LOCK_NAME}, kind="run directory")
+        make_output_dir(root)
         lock_fd = _lock(root)
         try:
             if existing:
@@ -151,7 +131,7 @@ class RunStore:
             else:
                 manifest = _new_manifest(new_identity, info)
             write_manifest(root, manifest)
-            conn = _connect(root / DB_NAME, readonly=False)
+            conn = _connect_for_writing(root / DB_NAME)
         except BaseException:
             os.close(lock_fd)
             raise
@@ -161,10 +141,20 @@ class RunStore:
     def open(cls, run_dir: str | os.PathLike[str]) -> RunStore:
         """Open an existing run read-only (safe while another process is writing to it)."""
         root = Path(run_dir)
-        _read_checked(root)
+        if not (root / MANIFEST_NAME).exists():
+            _refuse_orphan_database(root)
+            raise RunStoreError(f"{root} is not a confalign run directory (no {MANIFEST_NAME})")
+        check_manifest(root)
         if not (root / DB_NAME).exists():
-            raise RunStoreError(f"{root} has a manifest but no {DB_NAME}")
-        return cls(root, _connect(root / DB_NAME, readonly=True), None)
+            raise DamagedRunError(
+                f"{root / DB_NAME} is missing (the run has a manifest but no results database)"
+            )
+        check_database(root / DB_NAME)
+        try:
+            conn = connect(root / DB_NAME, readonly=True)
+        except sqlite3.Error as exc:
+            raise DamagedRunError(f"{root / DB_NAME} cannot be opened: {exc}") from None
+        return cls(root, conn, None)
 
     def close(self) -> None:
         """Close the database connection and release the write lock."""
@@ -187,8 +177,8 @@ class RunStore:
     # ---------------------------------------------------------------- manifest
     @property
     def manifest(self) -> dict[str, Any]:
-        """``manifest.json`` as a dict, read from disk on each access."""
-        return read_manifest(self.run_dir)
+        """``manifest.json`` as a dict, read (and checked) from disk on each access."""
+        return check_manifest(self.run_dir)
 
     def update_manifest(self, **fields: Any) -> dict[str, Any]:
         """Set top-level manifest fields (never ``identity``) and rewrite the file atomically."""
@@ -205,12 +195,23 @@ class RunStore:
 
     # ------------------------------------------------------------------ writing
     def write(self, rows: Sequence[ResultRow]) -> int:
-        """Insert ``rows`` in one transaction (all or none); returns how many were written."""
+        """Insert ``rows`` in one transaction (all or none); returns how many were written.
+
+        A failed write (disk full, I/O error, the file or its directory removed) rolls the
+        transaction back and raises ``RunWriteError`` naming the file; a duplicate row raises
+        ``sqlite3.IntegrityError`` (a bug, not a fault of the machine).
+        """
         self._require_writable()
         now = utc_now()
         values = [(*_to_sql(row), now) for row in rows]
-        with self._transaction():
-            self._conn.executemany(_INSERT, values)
+        try:
+            with self._transaction():
+                self._conn.executemany(_INSERT, values)
+                self._check_still_there(len(values))
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as exc:
+            raise self._write_error(str(exc), len(values)) from None
         return len(values)
 
     @contextmanager
@@ -218,54 +219,76 @@ class RunStore:
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield
+            self._conn.execute("COMMIT")
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            # SQLite rolls back by itself after some failures (a full disk during COMMIT).
+            # If ROLLBACK fails too, the first error is the one to report.
+            if self._conn.in_transaction:
+                with suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
             raise
-        self._conn.execute("COMMIT")
+
+    def _check_still_there(self, n: int) -> None:
+        """SQLite keeps writing into a database whose file or directory was removed (its file
+        descriptors stay valid), so a removal is detected by the file's inode before COMMIT."""
+        if _inode(self.db_path) != self._db_inode:
+            raise RunWriteError(
+                f"cannot write results to {self.db_path}: the file or its directory was removed "
+                f"or replaced while the run was writing; the batch of {n} rows was rolled back; "
+                "rerun the same command to start the run again"
+            )
+
+    def _write_error(self, what: str, n: int) -> RunWriteError:
+        try:
+            stored = self._conn.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+            kept = f", {stored} rows are stored"
+        except sqlite3.Error:
+            kept = ""
+        return RunWriteError(
+            f"cannot write results to {self.db_path}: {what}; the batch of {n} rows was rolled "
+            f"back{kept}; fix the cause and rerun the same command to resume"
+        )
 
     def _require_writable(self) -> None:
         if self._lock_fd is None:
             raise RunStoreError(f"{self.run_dir} was opened read-only (use RunStore.create)")
 
     # ------------------------------------------------------------------ reading
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """All result rows of ``sql``; damage found while reading (after the check at opening,
+        or in rows written since) raises ``DamagedRunError`` naming the file."""
+        try:
+            return self._conn.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise DamagedRunError(f"{self.db_path} cannot be read: {exc}") from None
+
     def done(self, dataset: str) -> set[tuple[str, str]]:
         """The ``(example_id, method_key)`` pairs already stored for ``dataset``."""
-        cur = self._conn.execute(
+        found = self._query(
             "SELECT example_id, method_key FROM results WHERE dataset = ?", (dataset,)
         )
-        return set(cur.fetchall())
+        return {(r[0], r[1]) for r in found}
 
     def count(self, dataset: str | None = None, method_key: str | None = None) -> int:
         """Number of stored rows, optionally for one dataset and/or method key."""
         where, params = _where(dataset, method_key)
-        return self._conn.execute(f"SELECT COUNT(*) FROM results {where}", params).fetchone()[0]
+        return int(self._query(f"SELECT COUNT(*) FROM results {where}", params)[0][0])
 
     def datasets(self) -> list[str]:
         """Dataset names with stored rows, sorted."""
-        cur = self._conn.execute("SELECT DISTINCT dataset FROM results ORDER BY dataset")
-        return [r[0] for r in cur]
+        return [r[0] for r in self._query("SELECT DISTINCT dataset FROM results ORDER BY dataset")]
 
     def method_keys(self, dataset: str | None = None) -> list[str]:
         """Method keys with stored rows (for one dataset if given), sorted."""
         where, params = _where(dataset, None)
-        cur = self._conn.execute(
-            f"SELECT DISTINCT method_key FROM results {where} ORDER BY method_key", params
-        )
-        return [r[0] for r in cur]
+        sql = f"SELECT DISTINCT method_key FROM results {where} ORDER BY method_key"
+        return [r[0] for r in self._query(sql, params)]
 
     def rows(self, dataset: str | None = None, method_key: str | None = None) -> list[ResultRow]:
         """Stored rows ordered by dataset, example order, method key."""
         where, params = _where(dataset, method_key)
-        cur = self._conn.execute(
-            f"SELECT {', '.join(COLUMNS)} FROM results {where} {_ORDER}", params
-        )
-        return [_from_sql(r) for r in cur]
-
-    def records(
-        self, dataset: str | None = None, method_key: str | None = None
-    ) -> list[ConfidenceRecord]:
-        """Stored results as ``ConfidenceRecord``s, in the order of ``rows``."""
-        return [row.to_record() for row in self.rows(dataset, method_key)]
+        sql = f"SELECT {', '.join(COLUMNS)} FROM results {where} {_ORDER}"
+        return [_from_sql(r) for r in self._query(sql, params)]
 
     def frame(self, dataset: str | None = None, method_key: str | None = None) -> pd.DataFrame:
         """Stored rows as a DataFrame, one column per ``ResultRow`` field, in ``rows`` order.
@@ -313,8 +336,6 @@ def _to_sql(row: ResultRow) -> tuple[Any, ...]:
 
 
 def _from_sql(values: Sequence[Any]) -> ResultRow:
-    import json
-
     row = dict(zip(COLUMNS, values, strict=True))
     row["probs"] = None if row["probs"] is None else tuple(json.loads(row["probs"]))
     row["extra"] = json.loads(row["extra"])
@@ -322,18 +343,6 @@ def _from_sql(values: Sequence[Any]) -> ResultRow:
     row["parse_failed"] = bool(row["parse_failed"])
     row["ambiguous"] = bool(row["ambiguous"])
     return ResultRow(**row)
-
-
-def _read_checked(root: Path) -> dict[str, Any]:
-    if not (root / MANIFEST_NAME).is_file():
-        raise RunStoreError(f"{root} is not a confalign run directory (no {MANIFEST_NAME})")
-    try:
-        manifest = read_manifest(root)
-    except (OSError, ValueError) as exc:
-        raise RunStoreError(f"{root / MANIFEST_NAME} cannot be read: {exc}") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
-        raise RunStoreError(f"{root / MANIFEST_NAME} is not a {MANIFEST_FORMAT} manifest")
-    return manifest
 
 
 def _new_manifest(identity: Any, info: Mapping[str, Any]) -> dict[str, Any]:
@@ -355,24 +364,21 @@ def _resumption() -> dict[str, Any]:
     return {"at": utc_now(), "versions": package_versions()}
 
 
-def _foreign_entries(root: Path) -> Iterator[Path]:
-    """Entries of ``root`` other than a lock left by a run killed before its manifest."""
-    return (p for p in root.iterdir() if p.name != LOCK_NAME)
-
-
-def _make_dir(root: Path) -> None:
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        probe = root / ".write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise RunStoreError(f"cannot write to output directory {root}: {reason}") from None
+def _refuse_orphan_database(root: Path) -> None:
+    """A results database without its manifest: say so instead of "not a run directory"."""
+    if (root / DB_NAME).is_file():
+        raise DamagedRunError(
+            f"{root / MANIFEST_NAME} is missing: {root} holds {DB_NAME} but not the manifest "
+            "that says what produced it; restore the manifest from a copy, or use another "
+            "directory (nothing was changed)"
+        )
 
 
 def _lock(root: Path) -> int:
-    fd = os.open(root / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(root / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise RunWriteError(f"cannot write {root / LOCK_NAME}: {exc.strerror or exc}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -381,17 +387,15 @@ def _lock(root: Path) -> int:
     return fd
 
 
-def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
-    if readonly:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
-        return conn
-    conn = sqlite3.connect(path, isolation_level=None)  # autocommit; transactions explicit
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA busy_timeout=10000")
-    conn.executescript(SCHEMA)
-    conn.execute(
-        "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
-        (str(SCHEMA_VERSION),),
-    )
-    return conn
+def _connect_for_writing(path: Path) -> sqlite3.Connection:
+    try:
+        return connect(path, readonly=False)
+    except sqlite3.Error as exc:
+        raise RunWriteError(f"cannot open {path} for writing: {exc}") from None
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
