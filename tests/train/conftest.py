@@ -8,30 +8,9 @@ from typing import Any
 
 import pytest
 import torch
+from train_helpers import PAIRS, render
 
 from confalign.train.core import LoraSettings, load_policy
-
-PAIRS = [
-    # (user turn, chosen assistant text, rejected assistant text)
-    ("Question: 2+2?\nA. 3\nB. 4", "Answer: B\nProbability: 62%", "Answer: B\nProbability: 100%"),
-    (
-        "Question: capital of France?",
-        "Answer: Paris\nProbability: 41%",
-        "Answer: Paris\nProbability: 0.01",
-    ),
-    (
-        "Question: 7*6?\nA. 42\nB. 36\nC. 48",
-        "Answer: A\nProbability: 9%",
-        "Answer: A\nProbability: 90%",
-    ),
-    ("Question: Is the sky green?", "Answer: No\nProbability: 55%", "Answer: No\nProbability: 5%"),
-]
-
-
-def render(tokenizer: Any, user: str) -> str:
-    return tokenizer.apply_chat_template(
-        [{"role": "user", "content": user}], add_generation_prompt=True, tokenize=False
-    )
 
 
 @pytest.fixture

@@ -94,6 +94,10 @@ class DCAConfig:
         for m in self.eval_modes:
             if m not in ("free", "prefill", "distribution"):
                 raise DCAError(f"eval-modes: unknown mode {m!r}")
+        if self.device != "auto":
+            from confalign.backends import check_device
+
+            check_device(self.device)
         if self.pairs_file is not None and not Path(self.pairs_file).is_file():
             raise DCAError(f"pairs-file: {self.pairs_file} does not exist")
         from confalign.data import BENCHMARKS
@@ -158,11 +162,14 @@ def run_dca(config: DCAConfig, *, progress: bool = True) -> DCAResult:
 
 
 def _claim_output(config: DCAConfig) -> None:
-    """Create the folder, or check that it holds this run; refuse another run's folder."""
+    """Create the folder, or check that it holds this run; refuse another run's folder (or a
+    folder of other files) before anything is written."""
+    from confalign.runs import atomic_write, check_output_dir, make_output_dir
+
     out = config.output
     state = out / STATE_FILE
     identity = config.identity()
-    if state.exists():
+    if check_output_dir(out, marker=STATE_FILE, kind="DCA output folder"):
         try:
             stored = json.loads(state.read_text())
         except (OSError, json.JSONDecodeError) as error:
@@ -173,10 +180,8 @@ def _claim_output(config: DCAConfig) -> None:
                 f"{out} holds another DCA run (different {', '.join(diff)}); use another --output"
             )
         return
-    if out.exists() and any(out.iterdir()):
-        raise DCAError(f"{out} is not empty and holds no DCA run ({STATE_FILE} missing)")
-    out.mkdir(parents=True, exist_ok=True)
-    state.write_text(json.dumps(identity, indent=2) + "\n")
+    make_output_dir(out)
+    atomic_write(state, json.dumps(identity, indent=2) + "\n")
 
 
 def make_splits(config: DCAConfig) -> Splits:
@@ -254,6 +259,7 @@ class _LazyBackend:
 def _pairs(
     config: DCAConfig, splits: Splits, backend: _LazyBackend, progress: bool
 ) -> tuple[Path, dict[str, int]]:
+    from confalign.runs import atomic_write
     from confalign.train.dca_data import read_pairs, write_pairs
 
     out = config.output
@@ -269,7 +275,7 @@ def _pairs(
         if not pairs:
             raise DCAError(f"no usable pairs from {len(splits.train)} examples: {dict(counts)}")
     write_pairs(pairs, path)
-    stats_path.write_text(json.dumps(stats, indent=2) + "\n")
+    atomic_write(stats_path, json.dumps(stats, indent=2) + "\n")
     return path, stats
 
 

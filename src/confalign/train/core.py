@@ -26,6 +26,8 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from confalign.runs import atomic_dir, writing
+
 Device = str
 CHECKPOINTS = "checkpoints"
 ADAPTER = "adapter"
@@ -105,9 +107,10 @@ def resolve_model(model: str) -> str:
 
 
 def pick_device(device: Device) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    """``auto``: CUDA when present, else CPU; a named device must exist (``DeviceError``)."""
+    from confalign.backends import check_device
+
+    return torch.device(check_device(device))
 
 
 def load_policy(
@@ -233,7 +236,8 @@ def fit(
         callbacks=list(callbacks),
     )
     last = get_last_checkpoint(str(checkpoints))
-    trainer.train(resume_from_checkpoint=last)
+    with writing(checkpoints):  # a full disk or a removed folder: one line naming the path
+        trainer.train(resume_from_checkpoint=last)
     return [dict(x) for x in trainer.state.log_history]
 
 
@@ -247,11 +251,13 @@ def collate(batch: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def save_adapter(policy: nn.Module, folder: Path, *, config: dict[str, Any], card: str) -> Path:
-    """The adapter as a product: peft's folder, the training config, a model card."""
-    folder.mkdir(parents=True, exist_ok=True)
-    policy.save_pretrained(str(folder))
-    (folder / "training_config.json").write_text(json.dumps(config, indent=2, default=str) + "\n")
-    (folder / "README.md").write_text(card)
+    """The adapter as a product: peft's folder, the training config, a model card. Written to
+    a temporary folder that replaces ``folder`` when complete, so a kill never leaves half an
+    adapter where ``--adapter`` would load it."""
+    with atomic_dir(folder) as tmp:
+        policy.save_pretrained(str(tmp))
+        (tmp / "training_config.json").write_text(json.dumps(config, indent=2, default=str) + "\n")
+        (tmp / "README.md").write_text(card)
     return folder
 
 

@@ -134,14 +134,12 @@ def build_pairs(
 
 
 def write_pairs(pairs: Sequence[DCAPair], path: str | os.PathLike[str]) -> Path:
-    """Write ``pairs`` as JSONL (atomically: a kill leaves the old file or the new one)."""
-    path = Path(path)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        for p in pairs:
-            f.write(json.dumps(asdict(p), ensure_ascii=False) + "\n")
-    tmp.replace(path)
-    return path
+    """Write ``pairs`` as JSONL (atomically: a kill or a full disk leaves the old file or the
+    new one, never half of one)."""
+    from confalign.runs import atomic_write
+
+    text = "".join(json.dumps(asdict(p), ensure_ascii=False) + "\n" for p in pairs)
+    return atomic_write(path, text)
 
 
 def read_pairs(path: str | os.PathLike[str]) -> list[DCAPair]:

@@ -1,0 +1,92 @@
+"""The training forward: tree-packed log-probabilities (and their gradients) equal plain
+prompt + completion forwards."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM
+
+from confalign.train.packing import PackedScorer, TreeItem, common_length, tree_row
+
+ITEMS = [
+    TreeItem((1, 2, 3, 4, 5), ((6, 7, 8, 9), (6, 7, 10, 11, 12))),  # shared start 6 7
+    TreeItem((5, 4), ((3,), (9, 9))),  # one-token completion
+    TreeItem((7, 7, 7, 1, 2, 3, 4, 5, 6), ((1, 2), (1, 3), (4, 4, 4))),  # three completions
+    TreeItem((9, 8), ((3, 4), (3, 4, 5))),  # a completion that is a prefix of another
+]
+
+
+def _tiny(cls: type = LlamaForCausalLM, config_cls: type = LlamaConfig, **extra: object):
+    torch.manual_seed(0)
+    config = config_cls(
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        attn_implementation="sdpa",
+        **extra,
+    )
+    return cls(config).eval()
+
+
+def _plain(model: torch.nn.Module, prompt: tuple, completion: tuple) -> torch.Tensor:
+    ids = torch.tensor([[*prompt, *completion]])
+    lp = torch.log_softmax(model(ids).logits.float(), dim=-1)[0]
+    n = len(prompt)
+    return sum(lp[n - 1 + j, t] for j, t in enumerate(completion))
+
+
+def test_common_length() -> None:
+    assert common_length([(1, 2, 3), (1, 2, 4), (1, 2)]) == 2
+    assert common_length([(1,), (2,)]) == 0
+
+
+def test_tree_row_reads_each_completion_once_per_token() -> None:
+    row, members = tree_row(ITEMS[0])
+    # trunk = prompt + (6, 7); branches (8, 9) and (10, 11, 12): last tokens not fed
+    assert list(row.tokens) == [1, 2, 3, 4, 5, 6, 7, 8, 10, 11]
+    assert [list(row.read_tgt[m]) for m in members] == [[6, 7, 8, 9], [6, 7, 10, 11, 12]]
+
+
+@pytest.mark.parametrize("batch_tokens", [4096, 12])  # one batch, or one line per batch
+def test_packed_equals_plain_forward(batch_tokens: int) -> None:
+    model = _tiny()
+    scorer = PackedScorer(model, pad_id=0, batch_tokens=batch_tokens)
+    assert scorer.tree
+    with torch.no_grad():
+        out = scorer(model, ITEMS)
+        for item, got in zip(ITEMS, out, strict=True):
+            for k, completion in enumerate(item.completions):
+                assert got[k, 0].item() == pytest.approx(
+                    _plain(model, item.prompt, completion).item(), abs=1e-5
+                )
+                assert got[k, 1].item() == len(completion)
+
+
+def test_packed_gradients_equal_plain_gradients() -> None:
+    model = _tiny()
+    scorer = PackedScorer(model, pad_id=0)
+    packed = torch.stack([o[:, 0].sum() for o in scorer(model, ITEMS)]).sum()
+    packed.backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad()
+    plain = sum(_plain(model, it.prompt, c) for it in ITEMS for c in it.completions)
+    plain.backward()
+    assert packed.item() == pytest.approx(plain.item(), abs=1e-4)
+    for name, p in model.named_parameters():
+        assert torch.allclose(grads[name], p.grad, atol=1e-5), name
+
+
+def test_sliding_window_models_fall_back_to_plain_rows() -> None:
+    model = _tiny(MistralForCausalLM, MistralConfig, sliding_window=3)
+    scorer = PackedScorer(model, pad_id=0)
+    assert not scorer.tree  # a custom mask would override the window
+    with torch.no_grad():
+        out = scorer(model, ITEMS[:2])
+        for item, got in zip(ITEMS[:2], out, strict=True):
+            for k, completion in enumerate(item.completions):
+                expected = _plain(model, item.prompt, completion).item()
+                assert got[k, 0].item() == pytest.approx(expected, abs=1e-5)
