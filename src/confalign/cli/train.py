@@ -1,7 +1,9 @@
 """``confalign train dca``: build a ``DCAConfig`` from the options and call ``run_dca``.
 
 On several GPUs or machines the same command runs under ``accelerate launch`` (DDP,
-DeepSpeed, FSDP from accelerate's config): ``accelerate launch -m confalign.cli train dca ...``.
+DeepSpeed, FSDP from accelerate's config): ``accelerate launch --multi_gpu --num_processes N
+-m confalign.cli train dca ...`` (on a machine without GPUs the same launches N CPU processes
+over gloo; accelerate's ``--cpu`` flag would run a single one).
 """
 
 from __future__ import annotations
@@ -49,7 +51,14 @@ def dca_command(
     batch_size: Annotated[int, typer.Option(help="Pairs per micro-batch.")] = _T.batch_size,
     grad_accum: Annotated[int, typer.Option(help="Gradient accumulation steps.")] = _T.grad_accum,
     max_steps: Annotated[int, typer.Option(help="Stop after N steps (-1: epochs).")] = -1,
+    optim: Annotated[str, typer.Option(help="Optimizer (transformers' names).")] = _T.optim,
+    max_grad_norm: Annotated[float, typer.Option(help="Gradient clipping (0: off).")] = (
+        _T.max_grad_norm
+    ),
     save_steps: Annotated[int, typer.Option(help="Steps between checkpoints.")] = _T.save_steps,
+    logging_steps: Annotated[int, typer.Option(help="Steps between loss logs.")] = (
+        _T.logging_steps
+    ),
     lora_r: Annotated[int, typer.Option(help="LoRA rank.")] = _L.r,
     lora_alpha: Annotated[int, typer.Option(help="LoRA alpha.")] = _L.alpha,
     seed: Annotated[int, typer.Option(help="Training sample and training seed.")] = 0,
@@ -94,7 +103,10 @@ def dca_command(
                 batch_size=batch_size,
                 grad_accum=grad_accum,
                 max_steps=max_steps,
+                optim=optim,
+                max_grad_norm=max_grad_norm,
                 save_steps=save_steps,
+                logging_steps=logging_steps,
                 seed=seed,
                 lora=LoraSettings(r=lora_r, alpha=lora_alpha),
             ),

@@ -136,7 +136,11 @@ def run_dca(config: DCAConfig, *, progress: bool = True) -> DCAResult:
     """Run (or resume) every step of ``config``; see the module docstring."""
     from accelerate import PartialState
 
-    state = PartialState()
+    from confalign.train.core import pick_device
+
+    # The Trainer's own state (same arguments): without cpu=True a CPU-only machine would not
+    # join the processes that `accelerate launch` started.
+    state = PartialState(cpu=pick_device(config.device).type == "cpu")
     out = config.output
     with state.main_process_first():
         if state.is_main_process:
@@ -333,7 +337,9 @@ def _train(config: DCAConfig, pairs_path: Path) -> None:
     if config.threads:
         torch.set_num_threads(config.threads)
     device = _process_device(config.device)
-    policy, tokenizer = load_policy(config.model, config.train.lora, device=device)
+    policy, tokenizer = load_policy(
+        config.model, config.train.lora, device=device, seed=config.train.seed
+    )
     special = getattr(tokenizer, "chat_template", None) is None  # as the hf backend encodes
     pairs = read_pairs(pairs_path)
     items = [

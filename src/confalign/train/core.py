@@ -77,6 +77,8 @@ class TrainSettings:
     warmup_ratio: float = 0.05
     scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = "linear"
     weight_decay: float = 0.0
+    optim: str = "adamw_torch"  # any of transformers' ``OptimizerNames``
+    max_grad_norm: float = 1.0  # gradient clipping (0: none); TRL's and the Trainer's default
     max_steps: int = -1
     save_steps: int = 20
     save_total_limit: int = 2
@@ -114,13 +116,19 @@ def pick_device(device: Device) -> torch.device:
 
 
 def load_policy(
-    model: str, lora: LoraSettings, *, device: torch.device, adapter: str | None = None
+    model: str,
+    lora: LoraSettings,
+    *,
+    device: torch.device,
+    adapter: str | None = None,
+    seed: int = 0,
 ) -> tuple[nn.Module, Any]:
     """(peft model with a fresh trainable LoRA adapter, or ``adapter`` loaded trainable;
     tokenizer). float32 on CPU, bfloat16 on a GPU that supports it; sdpa attention (it takes
-    the packed layout's boolean mask)."""
+    the packed layout's boolean mask). ``seed`` seeds LoRA's random A matrices, so the same
+    command gives the same adapter in one process or many."""
     from peft import LoraConfig, PeftModel, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
 
     path = resolve_model(model)
     tokenizer = AutoTokenizer.from_pretrained(path)
@@ -132,6 +140,7 @@ def load_policy(
     if adapter:
         policy = PeftModel.from_pretrained(base, adapter, is_trainable=True)
     else:
+        set_seed(seed)
         config = LoraConfig(
             r=lora.r,
             lora_alpha=lora.alpha,
@@ -193,6 +202,8 @@ def training_arguments(settings: TrainSettings, output_dir: Path, device: torch.
         lr_scheduler_type=settings.scheduler,
         warmup_steps=settings.warmup_ratio,  # a float < 1 is a ratio of the total steps
         weight_decay=settings.weight_decay,
+        optim=settings.optim,
+        max_grad_norm=settings.max_grad_norm,
         logging_steps=settings.logging_steps,
         save_strategy="steps",
         save_steps=settings.save_steps,
