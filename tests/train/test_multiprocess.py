@@ -32,8 +32,9 @@ def _train(cmd: list[str], model_dir: Path, pairs: Path, out: Path, batch: int) 
     args = [
         "-m", "confalign.cli", "train", "dca", "--model", str(model_dir), "--pairs-file",
         str(pairs), "--no-evaluate", "--ood-dataset", "none", "--batch-size", str(batch),
-        "--max-steps", "3", "--logging-steps", "1", "--lr", "0.05", "--optim", "sgd", "--max-grad-norm", "0", "--lora-r", "4",
-        "--threads", "1", "--no-progress", "--output", str(out),
+        "--max-steps", "3", "--logging-steps", "1", "--lr", "0.05", "--optim", "sgd",
+        "--max-grad-norm", "0", "--lora-r", "4", "--threads", "1", "--no-progress",
+        "--output", str(out),
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run([*cmd, *args], capture_output=True, text=True, env=env, timeout=900)

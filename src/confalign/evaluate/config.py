@@ -181,11 +181,11 @@ def _validate(config: EvalConfig) -> None:
         raise ConfigError(unknown_name_message("dtype", config.dtype, get_args(Dtype)))
     if not config.model:
         raise ConfigError("model: must not be empty (use 'default' for the embedded model)")
-    if config.adapter and Path(config.adapter).exists():
-        if not (Path(config.adapter) / "adapter_config.json").is_file():
-            raise ConfigError(
-                f"adapter: {config.adapter} is not a LoRA adapter folder (no adapter_config.json)"
-            )
+    adapter = Path(config.adapter) if config.adapter else None
+    if adapter is not None and adapter.exists() and not (adapter / "adapter_config.json").exists():
+        raise ConfigError(
+            f"adapter: {config.adapter} is not a LoRA adapter folder (no adapter_config.json)"
+        )
     if config.backend == "hf" and config.device != "auto":
         # Only the hf backend places the model itself (vllm, llamacpp, openai ignore --device);
         # "auto" needs no check and no torch import here.
