@@ -17,7 +17,7 @@ Read API (for reports)::
 
 from confalign.runs.export import export
 from confalign.runs.manifest import MANIFEST_NAME, canonical, content_hash, redact, stable_hash
-from confalign.runs.rows import COLUMNS, ResultRow
+from confalign.runs.rows import COLUMNS, RECALIBRATED, ResultRow, is_recalibrated
 from confalign.runs.store import (
     DB_NAME,
     ConfigMismatchError,
@@ -29,6 +29,7 @@ __all__ = [
     "COLUMNS",
     "DB_NAME",
     "MANIFEST_NAME",
+    "RECALIBRATED",
     "ConfigMismatchError",
     "ResultRow",
     "RunStore",
@@ -36,6 +37,7 @@ __all__ = [
     "canonical",
     "content_hash",
     "export",
+    "is_recalibrated",
     "redact",
     "stable_hash",
 ]

@@ -26,7 +26,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -158,6 +158,22 @@ class RunStore:
         return cls(root, conn, lock_fd)
 
     @classmethod
+    def append(cls, run_dir: str | os.PathLike[str]) -> RunStore:
+        """Open an existing run for writing derived rows (e.g. recalibrated confidences)
+        without resuming it: the manifest is left as it is; the write lock is held."""
+        root = Path(run_dir)
+        _read_checked(root)
+        if not (root / DB_NAME).exists():
+            raise RunStoreError(f"{root} has a manifest but no {DB_NAME}")
+        lock_fd = _lock(root)
+        try:
+            conn = _connect(root / DB_NAME, readonly=False)
+        except BaseException:
+            os.close(lock_fd)
+            raise
+        return cls(root, conn, lock_fd)
+
+    @classmethod
     def open(cls, run_dir: str | os.PathLike[str]) -> RunStore:
         """Open an existing run read-only (safe while another process is writing to it)."""
         root = Path(run_dir)
@@ -210,6 +226,18 @@ class RunStore:
         now = utc_now()
         values = [(*_to_sql(row), now) for row in rows]
         with self._transaction():
+            self._conn.executemany(_INSERT, values)
+        return len(values)
+
+    def replace(self, rows: Sequence[ResultRow], *, delete: Iterable[tuple[str, str]] = ()) -> int:
+        """Delete the stored rows of every (dataset, method key) in ``rows`` and in ``delete``,
+        then insert ``rows``, in one transaction; returns how many were written."""
+        self._require_writable()
+        now = utc_now()
+        values = [(*_to_sql(row), now) for row in rows]
+        keys = sorted({(row.dataset, row.method_key) for row in rows} | set(delete))
+        with self._transaction():
+            self._conn.executemany("DELETE FROM results WHERE dataset = ? AND method_key = ?", keys)
             self._conn.executemany(_INSERT, values)
         return len(values)
 
