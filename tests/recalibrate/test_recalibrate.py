@@ -124,7 +124,7 @@ def test_temperature_minimises_the_fit_nll(half: tuple[Path, Path]) -> None:
         assert row.confidence == pytest.approx(p.max(), abs=1e-12)
         np.testing.assert_allclose(row.probs, p, atol=1e-12)
         assert row.prediction == rows[i].prediction and row.correct == rows[i].correct
-    assert "verbalized/score_number/distribution+temperature" not in {m["key"] for m in recal["maps"]}
+    assert f"{VERBAL}+temperature" not in {m["key"] for m in recal["maps"]}
 
 
 def test_overlap_is_refused_with_its_count(tmp_path: Path) -> None:
