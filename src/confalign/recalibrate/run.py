@@ -105,6 +105,8 @@ def recalibrate_run(config: RecalibrateConfig) -> RecalibrateResult:
             _refuse_overlap(overlap, "fit")
         if overlap:
             fit_rows = _without(fit_rows, eval_ids)
+            if not any(fit_rows.values()):
+                raise RecalibrationError("every fit example is also evaluated: none is left")
             dropped = overlap
             source = {**source, "dropped_overlap": dropped}
         recalibration = fit_maps(fit_rows, _wanted(eval_rows, fit_rows), config.maps, source)
