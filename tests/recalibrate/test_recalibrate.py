@@ -27,6 +27,7 @@ from confalign import metrics as M
 from confalign.cli import _register, app
 from confalign.recalibrate import RecalibrateConfig, recalibrate_run
 from confalign.report import ReportOptions, build_report, compare_reports
+from confalign.runs import RunStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from recal_helpers import DATASET, LETTERS, VERBAL, make_run, stored
@@ -177,8 +178,18 @@ def test_apply_gives_the_numbers_of_the_fit_in_place(tmp_path: Path) -> None:
         for i, row in fitted.items():
             assert applied[i].confidence == row.confidence
             assert applied[i].probs == row.probs
+    # A second recalibration in place replaces the first one's keys; the run stays complete.
+    code, output = cli(run, "--fit", fit, "--methods", "platt")
+    assert code == 0, output
+    with RunStore.open(run) as store:
+        assert store.method_keys(DATASET) == ["choice", "choice+platt", VERBAL, f"{VERBAL}+platt"]
+        assert store.manifest["status"] == "complete"
+        assert [m["key"] for m in store.manifest["recalibration"]["maps"]] == [
+            "choice+platt",
+            f"{VERBAL}+platt",
+        ]
     # The maps were fitted on fit's examples: applying them there is an overlap.
-    code, output = cli(fit, "--apply", run / "recalibration.json")
+    code, output = cli(fit, "--apply", other / "recalibration.json")
     assert code == 2
     assert "150 fitted example id(s) are also evaluated" in output
 

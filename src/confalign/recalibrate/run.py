@@ -95,7 +95,7 @@ def recalibrate_run(config: RecalibrateConfig) -> RecalibrateResult:
     eval_ids = {d: sorted({r.example_id for r in rs}) for d, rs in eval_rows.items()}
     dropped: dict[str, int] = {}
     if config.apply is not None:
-        recalibration = _only(Recalibration.load(config.apply), config.maps)
+        recalibration = _only(Recalibration.load(config.apply), config.maps, config.apply)
         _refuse_overlap(check_overlap(recalibration.fit_ids, eval_ids), "fitted")
     else:
         overlap = check_overlap(
@@ -119,9 +119,11 @@ def recalibrate_run(config: RecalibrateConfig) -> RecalibrateResult:
     return RecalibrateResult(out_dir, out_dir / FILE_NAME, recalibration, len(new_rows), dropped)
 
 
-def _only(recalibration: Recalibration, map_names: Sequence[str]) -> Recalibration:
+def _only(recalibration: Recalibration, map_names: Sequence[str], path: Path) -> Recalibration:
+    """The loaded maps of ``map_names``, their source marked as applied from ``path``."""
     entries = tuple(e for e in recalibration.entries if e.map in map_names)
-    return dataclasses.replace(recalibration, entries=entries)
+    source = {**recalibration.source, "applied_from": str(path)}
+    return dataclasses.replace(recalibration, entries=entries, source=source)
 
 
 def _load(run: Path) -> tuple[dict[str, Any], dict[str, list[ResultRow]]]:
