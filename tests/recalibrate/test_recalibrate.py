@@ -211,3 +211,40 @@ def test_report_and_compare_carry_the_recalibrated_methods(half: tuple[Path, Pat
     comparison = compare_reports([report, report], ["before", "after"])
     rows = comparison["metrics"]["accuracy_at_80"]["rows"]
     assert {"choice", "choice+platt"} <= {r["method"] for r in rows}
+
+
+@pytest.mark.slow
+def test_real_eval_rows_are_recalibrated(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """What ``confalign eval`` stores (the tiny model, real extractors and data) is what
+    ``recalibrate`` reads: option log-scores and gold letters for temperature scaling."""
+    from confalign.evaluate import EvalConfig, run_eval
+
+    def evaluate(seed: int) -> Path:
+        config = EvalConfig(
+            datasets=("mmlu_offline",),
+            model=str(tiny_model_dir),
+            methods=("choice", "continuation_sum"),
+            limit=24,
+            seed=seed,
+            output=tmp_path / f"s{seed}",
+            threads=1,
+        )
+        return run_eval(config, progress=False)
+
+    run, fit = evaluate(0), evaluate(1)
+    code, output = cli(run, "--fit", fit, "--drop-overlap")
+    assert code == 0, output
+    recal = json.loads((run / "recalibration.json").read_text())
+    assert {m["key"] for m in recal["maps"]} == {
+        f"{key}+{name}"
+        for key in ("choice", "continuation_sum")
+        for name in ("platt", "isotonic", "histogram", "temperature")
+    }
+    for key in ("choice", "continuation_sum"):
+        (entry,) = [m for m in recal["maps"] if m["key"] == f"{key}+temperature"]
+        t = entry["params"]["temperature"]
+        base = stored(run, key)
+        for i, row in stored(run, f"{key}+temperature").items():
+            p = np.exp(log_softmax(np.array(base[i].extra["scores"]) / t))
+            assert row.confidence == pytest.approx(p.max(), abs=1e-12)
+            assert base[i].gold in LETTERS and row.correct == base[i].correct
