@@ -24,6 +24,8 @@ from typing import Any
 
 from confalign.data.example import QAExample
 from confalign.data.sampling import train_heldout_split
+from confalign.metrics import TemperatureScaling
+from confalign.metrics.recalibration import TEMPERATURE_BOUNDS
 from confalign.recalibrate.apply import apply_maps
 from confalign.recalibrate.fit import (
     FILE_NAME,
@@ -235,7 +237,14 @@ def describe(result: RecalibrateResult) -> list[str]:
     """Lines for the terminal: each map fitted (with its fit size), each skipped."""
     lines = []
     for e in result.recalibration.entries:
-        lines.append(f"  {e.dataset}: {e.key} (fitted on {e.n_fit}, {e.n_fit_correct} correct)")
+        line = f"  {e.dataset}: {e.key} (fitted on {e.n_fit}, {e.n_fit_correct} correct)"
+        if isinstance(e.fitted, TemperatureScaling):
+            t = e.fitted.temperature
+            line += f", T = {t:.3g}"
+            low, high = TEMPERATURE_BOUNDS
+            if not low * 1.001 < t < high / 1.001:
+                line += " (at the search bound: the fit set's NLL wants it further)"
+        lines.append(line)
     for d, k, m, why in result.recalibration.skipped:
         lines.append(f"  {d}: {k}+{m} skipped: {why}")
     for d, n in result.dropped.items():
