@@ -64,6 +64,17 @@ def to_json(fitted: FittedMap) -> dict[str, Any]:
     return {"edges": _floats(fitted.edges), "value": _floats(fitted.value)}
 
 
+def summary(fitted: FittedMap) -> str:
+    """The parameters in a few words: ``slope 0.25, intercept -1.23``, ``T = 1.7``..."""
+    if isinstance(fitted, TemperatureScaling):
+        return f"T = {fitted.temperature:.4g}"
+    if isinstance(fitted, PlattScaling):
+        return f"slope {fitted.slope:.4g}, intercept {fitted.intercept:.4g}"
+    if isinstance(fitted, IsotonicCalibration):
+        return f"{len(fitted.x)} thresholds"
+    return f"{int(np.sum(~np.isnan(fitted.value)))} of {len(fitted.value)} bins fitted"
+
+
 def from_json(name: str, params: Mapping[str, Any]) -> FittedMap:
     """The map ``name`` with the parameters ``to_json`` wrote; raises ``ValueError`` naming a
     missing or malformed parameter."""

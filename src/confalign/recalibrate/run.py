@@ -26,6 +26,7 @@ from confalign.data.example import QAExample
 from confalign.data.sampling import train_heldout_split
 from confalign.metrics import TemperatureScaling
 from confalign.metrics.recalibration import TEMPERATURE_BOUNDS
+from confalign.recalibrate import maps as maps_
 from confalign.recalibrate.apply import apply_maps
 from confalign.recalibrate.fit import (
     FILE_NAME,
@@ -214,7 +215,11 @@ def _write(
         "at": utc_now(),
         "source": dict(recalibration.source),
         "maps": [
-            {k: v for k, v in m.items() if k != "params"} for m in recalibration.to_json()["maps"]
+            {
+                **{k: v for k, v in m.items() if k != "params"},
+                "parameters": maps_.summary(e.fitted),
+            }
+            for m, e in zip(recalibration.to_json()["maps"], recalibration.entries, strict=True)
         ],
     }
     if config.output is None:

@@ -169,13 +169,20 @@ def recalibration_table(recalibration: Mapping[str, Any]) -> Table:
     where = ", ".join(f"{k} {v}" for k, v in source.items())
     table = Table(
         "Recalibration",
-        ["dataset", "method", "map", "fitted on N", "of which correct"],
+        ["dataset", "method", "map", "fitted on N", "of which correct", "parameters"],
         note=f"Maps fitted on a calibration set disjoint from the evaluated examples ({where}); "
         f"parameters in {recalibration.get('file', 'recalibration.json')}.",
     )
     for m in recalibration.get("maps", []):
         table.rows.append(
-            [m["dataset"], m["key"], m["map"], str(m["n_fit"]), str(m["n_fit_correct"])]
+            [
+                m["dataset"],
+                m["key"],
+                m["map"],
+                str(m["n_fit"]),
+                str(m["n_fit_correct"]),
+                m.get("parameters", ""),
+            ]
         )
     return table
 
