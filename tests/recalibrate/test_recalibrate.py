@@ -207,7 +207,11 @@ def test_report_and_compare_carry_the_recalibrated_methods(half: tuple[Path, Pat
         for coverage in (0.5, 0.8):
             want = M.accuracy_at_coverage(arr.confidence, arr.correct, coverage=coverage)
             assert metrics[f"accuracy_at_{round(100 * coverage)}"]["value"] == want
-    assert [m["key"] for m in report.data["recalibration"]["maps"]][:1] == ["choice+platt"]
+    summary = report.data["recalibration"]["maps"]
+    params = json.loads((out / "recalibration.json").read_text())["maps"]
+    assert summary[0]["key"] == params[0]["key"] == "choice+platt"
+    slope, intercept = params[0]["params"]["slope"], params[0]["params"]["intercept"]
+    assert summary[0]["parameters"] == f"slope {slope:.4g}, intercept {intercept:.4g}"
     comparison = compare_reports([report, report], ["before", "after"])
     rows = comparison["metrics"]["accuracy_at_80"]["rows"]
     assert {"choice", "choice+platt"} <= {r["method"] for r in rows}
