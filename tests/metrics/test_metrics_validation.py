@@ -18,6 +18,8 @@ BINARY_METRICS = [
     M.aurc_error,
     M.prr_score,
     M.risk_coverage_curve,
+    M.selective_risk,
+    M.accuracy_at_coverage,
     M.calibration_bins,
     M.calibration_summary,
     M.smooth_ece,

@@ -119,3 +119,19 @@ def test_save_figure_keeps_dots_in_the_stem(tmp_path: Path) -> None:
     png, svg = P.save_figure(figure, tmp_path / "ece_0.5")
     assert png.name == "ece_0.5.png" and svg.name == "ece_0.5.svg"
     assert png.exists() and svg.exists()
+
+
+def test_risk_coverage_plot(data, tmp_path: Path) -> None:
+    c, y, cv = data
+    figure = P.risk_coverage_plot({"Ci": (c, y), "Ci+platt": (c**2, y), "Cv": (cv, 1 - y)})
+    (ax,) = figure.axes
+    labels = [t.get_text() for t in figure.legends[0].get_texts()]
+    assert labels[0] == f"Ci (AURC {M.aurc_error(c, y):.3f})"
+    # Ci and Ci+platt share their answers: one oracle and one random curve for both, one for Cv
+    assert [lab.split(" (")[0] for lab in labels[3:]] == ["oracle", "random"] * 2
+    assert labels[3] == f"oracle (Ci) ({M.aurc_error(y, y):.3f})"
+    assert labels[4] == f"random (Ci) ({1 - y.mean():.3f})"
+    coverage, risk = ax.lines[0].get_data()
+    np.testing.assert_allclose(risk, M.selective_risk(c, y).risk)
+    assert coverage[-1] == 1.0 and risk[-1] == pytest.approx(1 - y.mean())
+    _saved(figure, tmp_path, "risk_coverage")

@@ -38,7 +38,8 @@ def test_files_are_written_next_to_the_run(written) -> None:
     md = files.markdown.read_text()
     for name in pngs:
         assert f"(figures/{name})" in md
-    assert len(pngs) == 4 * 2 + 2 * 3  # reliability + histogram per method; scatter per pair
+    # reliability + histogram per method; scatter per pair; one risk-coverage plot per dataset
+    assert len(pngs) == 4 * 2 + 2 * 3 + 1
 
 
 def test_json_is_strict(written) -> None:
@@ -54,7 +55,8 @@ def test_html_is_self_contained(written) -> None:
     assert "url(" not in html
     sources = re.findall(r'src="([^"]*)"', html)
     assert sources and all(s.startswith("data:image/png;base64,") for s in sources)
-    assert len(sources) == 4 * 2 + 2 * 3 + 2  # + the two Cv histograms in the format table
+    # + the two Cv histograms in the format table + the risk-coverage plot
+    assert len(sources) == 4 * 2 + 2 * 3 + 2 + 1
 
 
 def test_markdown_and_html_show_the_same_numbers(written) -> None:

@@ -19,6 +19,7 @@ def _register() -> None:
         analyze,
         datasets,
         demo,
+        recalibrate,
         report,
         train,
     )

@@ -36,8 +36,10 @@ Calibration: ``expected_calibration_error`` (``ece``), ``maximum_calibration_err
 ``brier_score_loss``, ``log_loss``, ``smooth_ece`` (needs ``relplot``),
 ``calibration_bins`` -> ``BinTable``, ``smooth_reliability`` -> ``SmoothReliability``.
 Ranking: ``auroc_score``, ``risk_coverage_curve`` -> ``RiskCoverageCurve``, ``aurc_error``,
-``prr_score``. Alignment (Cv vs Ci): ``spearman_score``, ``mean_gap``, ``mean_absolute_gap``,
-``gap_std``, ``gap_sem``. Distribution: ``jensen_shannon_divergence`` (``jsd``).
+``prr_score``, ``selective_risk`` -> ``SelectiveRisk`` (risk, oracle and random at every
+coverage), ``accuracy_at_coverage``. Alignment (Cv vs Ci): ``spearman_score``,
+``mean_gap``, ``mean_absolute_gap``, ``gap_std``, ``gap_sem``. Distribution:
+``jensen_shannon_divergence`` (``jsd``).
 Recalibration: ``TemperatureScaling``, ``PlattScaling``, ``IsotonicCalibration``,
 ``HistogramBinning`` (``.fit(...)`` then ``.transform(...)``) and ``recalibrate``.
 """
@@ -68,10 +70,13 @@ from confalign.metrics.calibration import (
 from confalign.metrics.distribution import jensen_shannon_divergence
 from confalign.metrics.ranking import (
     RiskCoverageCurve,
+    SelectiveRisk,
+    accuracy_at_coverage,
     aurc_error,
     auroc_score,
     prr_score,
     risk_coverage_curve,
+    selective_risk,
 )
 from confalign.metrics.recalibration import (
     HistogramBinning,
@@ -108,10 +113,12 @@ __all__ = [
     "MetricInfo",
     "PlattScaling",
     "RiskCoverageCurve",
+    "SelectiveRisk",
     "SmoothReliability",
     "TemperatureScaling",
     "UndefinedMetricWarning",
     "absolute_net_calibration_error",
+    "accuracy_at_coverage",
     "alignment_metrics",
     "aurc_error",
     "auroc_score",
@@ -139,6 +146,7 @@ __all__ = [
     "relplot_available",
     "risk_coverage_curve",
     "sce",
+    "selective_risk",
     "smooth_ece",
     "smooth_reliability",
     "spearman_score",

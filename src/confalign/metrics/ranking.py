@@ -11,11 +11,14 @@ Selective prediction, with examples kept from the most to the least confident:
 coverage ``k/N``); ``A = 1 - AURC`` is the area under mean correctness of the kept examples
 against the rejected fraction, and ``PRR = (A_conf - A_random) / (A_oracle - A_random)``
 (LM-Polygraph), where the oracle keeps every correct answer first and a random order keeps
-accuracy ``mean(y)`` at every coverage.
+accuracy ``mean(y)`` at every coverage. ``selective_risk`` gives ``risk@k`` at every ``k``
+(its mean is AURC) and ``accuracy_at_coverage`` the accuracy ``1 - risk@k`` of the
+``k = ceil(coverage N)`` most confident answers.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -207,3 +210,79 @@ def prr_score(confidence: ArrayLike, correct: ArrayLike) -> float:
         return float("nan")
     size, errors = descending_groups(c, y)
     return float(prr_from_groups(size, errors, harmonic_numbers(len(c))))
+
+
+def _expected_errors(size: FloatArray, errors: FloatArray, kept: FloatArray) -> FloatArray:
+    """Expected errors among the ``kept`` most confident (descending tie groups ``size``,
+    ``errors``), ties broken in expectation: ``E0 + (k - a) e / s`` inside group g."""
+    end = np.cumsum(size)
+    group = np.searchsorted(end, kept, side="left")
+    start = end[group] - size[group]
+    before = (np.cumsum(errors) - errors)[group]
+    return before + (kept - start) * errors[group] / size[group]
+
+
+@dataclass(frozen=True, eq=False)
+class SelectiveRisk:
+    """``risk@k`` for ``k = 1..N`` (ties broken in expectation), most confident first.
+
+    ``coverage`` (N,): ``k / N``; ``risk`` (N,): expected error rate of the ``k`` kept;
+    ``oracle`` (N,): the risk of the ranking that keeps every correct answer first,
+    ``max(0, k - N1) / k``; ``random`` (N,): ``1 - mean(y)`` at every ``k``.
+    ``mean(risk)`` is AURC.
+    """
+
+    coverage: FloatArray
+    risk: FloatArray
+    oracle: FloatArray
+    random: FloatArray
+
+
+def selective_risk(confidence: ArrayLike, correct: ArrayLike) -> SelectiveRisk:
+    """The risk-coverage curve at every coverage ``k / N``, with its oracle and random curves.
+
+    Parameters
+    ----------
+    confidence : array-like of shape (n_samples,), values in [0, 1]
+    correct : array-like of shape (n_samples,), values in {0, 1}
+    """
+    c, y = check_confidence_correct(confidence, correct)
+    size, errors = descending_groups(c, y)
+    n = len(c)
+    kept = np.arange(1, n + 1, dtype=np.float64)
+    risk = _expected_errors(size, errors, kept) / kept
+    n_correct = float(y.sum())
+    return SelectiveRisk(
+        coverage=kept / n,
+        risk=risk,
+        oracle=np.maximum(0.0, kept - n_correct) / kept,
+        random=np.full(n, 1.0 - n_correct / n),
+    )
+
+
+@register_metric(
+    "accuracy_at_coverage",
+    label="acc@coverage",
+    higher_is_better=True,
+    description="accuracy of the ceil(coverage N) most confident answers, ties in expectation",
+)
+def accuracy_at_coverage(
+    confidence: ArrayLike, correct: ArrayLike, *, coverage: float = 0.5
+) -> float:
+    """Selective accuracy, in [0, 1]: the expected share correct among the
+    ``k = ceil(coverage N)`` most confident answers (at least one), ties broken in expectation.
+
+    Parameters
+    ----------
+    confidence : array-like of shape (n_samples,), values in [0, 1]
+    correct : array-like of shape (n_samples,), values in {0, 1}
+    coverage : float in (0, 1], default 0.5; the share of answers kept
+    """
+    if not 0.0 < coverage <= 1.0:
+        raise ValueError(f"coverage must be in (0, 1], got {coverage!r}")
+    c, y = check_confidence_correct(confidence, correct)
+    size, errors = descending_groups(c, y)
+    # ceil with a tolerance, so 0.7 * 10 (7.000000000000001) keeps 7, not 8
+    k = max(1, math.ceil(coverage * len(c) - 1e-9))
+    kept = np.array([float(k)])
+    return float(1.0 - _expected_errors(size, errors, kept)[0] / k)

@@ -13,6 +13,8 @@ canvas; ``save_figure(fig, "out/name")`` writes ``out/name.png`` and ``out/name.
     Cv against Ci with the diagonal; Spearman ρ in the title.
 ``comparison_bars(results, *, metric, title=None) -> Figure``
     ``{group: {method: float | BootstrapResult}}`` as grouped bars with intervals.
+``risk_coverage_plot({method: (confidence, correct)}, *, title=...) -> Figure``
+    risk against coverage per method, with the oracle and random curves.
 ``save_figure(figure, path_stem, *, dpi=150) -> (png_path, svg_path)``
 """
 
@@ -23,6 +25,7 @@ from confalign.plots.reliability import (
     reliability_diagram,
     smooth_reliability_diagram,
 )
+from confalign.plots.selective import risk_coverage_plot
 
 __all__ = [
     "alignment_scatter",
@@ -30,6 +33,7 @@ __all__ = [
     "confidence_histogram",
     "new_figure",
     "reliability_diagram",
+    "risk_coverage_plot",
     "save_figure",
     "smooth_reliability_diagram",
 ]

@@ -21,6 +21,8 @@ import numpy as np
 from confalign import metrics as M
 
 BIN_COLUMNS = ("lo", "hi", "count", "accuracy", "confidence")
+#: Coverages of the selective accuracies (``accuracy_at_50``: the 50% most confident kept).
+COVERAGES = (0.5, 0.8)
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,21 @@ def calibration_functions(*, n_bins: int) -> dict[str, Bound]:
     for key, fn in _functions_by_key().items():
         out[key] = Bound(fn, {"n_bins": n_bins} if _takes(fn, "n_bins") else {})
     return out
+
+
+def coverage_key(coverage: float) -> str:
+    """``accuracy_at_50`` for coverage 0.5."""
+    return f"accuracy_at_{round(100 * coverage)}"
+
+
+def selective_functions() -> dict[str, Bound]:
+    """``accuracy_at_<pct> -> f(confidence, correct)`` for each of ``COVERAGES``."""
+    return {coverage_key(c): Bound(M.accuracy_at_coverage, {"coverage": c}) for c in COVERAGES}
+
+
+def selective(confidence: np.ndarray, correct: np.ndarray) -> dict[str, float]:
+    """Accuracy of the most confident ``COVERAGES`` shares, by ``coverage_key``."""
+    return {key: fn(confidence, correct) for key, fn in selective_functions().items()}
 
 
 def _accuracy(confidence: np.ndarray, correct: np.ndarray) -> float:

@@ -12,7 +12,7 @@ import numpy as np
 
 from confalign.report import _metrics
 from confalign.report.estimates import ReportOptions, estimate, is_usable
-from confalign.runs import ResultRow
+from confalign.runs import ResultRow, is_recalibrated
 
 SAME_PROMPT = "answer_ci"  # the internal side of DCA's pairing, read from a verbalized record
 
@@ -29,9 +29,12 @@ class PairArrays:
 def alignment_section(
     by_key: Mapping[str, Sequence[ResultRow]], options: ReportOptions
 ) -> tuple[list[dict[str, Any]], dict[tuple[str, str], PairArrays]]:
-    """Cv–Ci alignment of every verbalized key against every internal key (and ``answer_ci``)."""
-    verbal = [k for k, rows in by_key.items() if rows[0].kind == "verbalized"]
-    internal = [k for k, rows in by_key.items() if rows[0].kind == "internal"]
+    """Cv–Ci alignment of every verbalized key against every internal key (and ``answer_ci``),
+    recalibrated keys left out."""
+    # A recalibrated key (choice+platt) maps an elicited confidence; pairs are elicited only.
+    elicited = {k: rows for k, rows in by_key.items() if not is_recalibrated(k)}
+    verbal = [k for k, rows in elicited.items() if rows[0].kind == "verbalized"]
+    internal = [k for k, rows in elicited.items() if rows[0].kind == "internal"]
     fns = _metrics.alignment_functions()
     entries: list[dict[str, Any]] = []
     pairs: dict[tuple[str, str], PairArrays] = {}

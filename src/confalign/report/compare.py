@@ -20,7 +20,7 @@ from confalign.report.write import ReportFiles, build_report, write_files
 
 COMPARISON_FORMAT = "confalign-comparison/1"
 RATES = ("failed_rate", "parse_failed_rate", "ambiguous_rate")  # lower is better
-PLOTTED = ("accuracy", "ece", "brier", "auroc", "spearman", "mean_abs_gap")
+PLOTTED = ("accuracy", "ece", "brier", "auroc", "aurc", "spearman", "mean_abs_gap")
 
 
 def compare_reports(reports: Sequence[RunReport], labels: Sequence[str]) -> dict[str, Any]:

@@ -10,9 +10,13 @@ Per dataset × method key (``choice``, ``verbalized/probability/prefill``...):
 - counts: records, failed extractions (no confidence or no readable answer), parse failures,
   ambiguous parses. Failed extractions are excluded from the metric arrays and reported as a
   rate; nothing is replaced by a default.
-- every calibration and ranking metric of ``confalign.metrics`` with a bootstrap interval, the
-  per-bin table, and SCE where the records carry option distributions and the gold options are
-  known.
+- every calibration and ranking metric of ``confalign.metrics`` with a bootstrap interval
+  (AURC, PRR and the selective accuracies at 50% and 80% coverage included), the per-bin
+  table, and SCE where the records carry option distributions and the gold options are known.
+
+Recalibrated methods (``choice+platt``, written by ``confalign recalibrate``) are methods like
+any other here, except in the Cv–Ci alignment, which pairs the elicited confidences only; the
+run's ``recalibration`` summary (what was fitted on what) is passed through.
 
 Per dataset: the Cv–Ci alignment metrics of each verbalized format × mode against each internal
 method on the examples both scored (and against the internal confidence in the verbalized
@@ -92,6 +96,7 @@ def compute_report(
         },
         "notes": [EXCLUSION_NOTE],
         "metric_info": _metrics.metric_info(),
+        "recalibration": manifest.get("recalibration"),
         "datasets": {},
     }
     report = RunReport(data)
@@ -188,7 +193,11 @@ def method_section(
     }
     if len(arr.confidence):
         values, bins = _metrics.calibration(arr.confidence, arr.correct, n_bins=options.n_bins)
-        fns = _metrics.calibration_functions(n_bins=options.n_bins)
+        values.update(_metrics.selective(arr.confidence, arr.correct))
+        fns = {
+            **_metrics.calibration_functions(n_bins=options.n_bins),
+            **_metrics.selective_functions(),
+        }
         section["metrics"] = {
             name: estimate(value, fns.get(name), (arr.confidence, arr.correct), options, name)
             for name, value in values.items()

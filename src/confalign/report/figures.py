@@ -28,7 +28,8 @@ DPI = 90
 
 def run_figures(report: RunReport) -> dict[str, bytes]:
     """Every figure of a run report: per method a reliability diagram and a confidence
-    histogram, per (verbalized key, internal key) pair a Cv-vs-Ci scatter."""
+    histogram, per dataset the risk-coverage curves of every method, per (verbalized key,
+    internal key) pair a Cv-vs-Ci scatter."""
     n_bins = int(report.data["settings"]["n_bins"])
     out: dict[str, bytes] = {}
     with warnings.catch_warnings():
@@ -43,6 +44,11 @@ def run_figures(report: RunReport) -> dict[str, bytes]:
                 )
                 out[figure_id(dataset, "histogram", key)] = png(
                     plots.confidence_histogram(arr.confidence, arr.correct, title=key)
+                )
+            curves = {k: (a.confidence, a.correct) for k, a in arrays.items() if len(a.confidence)}
+            if curves:
+                out[figure_id(dataset, "risk_coverage", "all")] = png(
+                    plots.risk_coverage_plot(curves, title=f"Risk-coverage: {dataset}")
                 )
             for (verbal, internal), pair in report.pairs.get(dataset, {}).items():
                 if len(pair.cv) >= 2:

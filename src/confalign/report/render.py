@@ -53,6 +53,10 @@ def run_page(report: RunReport, figures: Mapping[str, bytes]) -> Page:
     )
     if not data["datasets"]:
         page.intro.append("The run has no stored results yet.")
+    if data.get("recalibration"):
+        page.sections.append(
+            Section("Recalibration", tables=[T.recalibration_table(data["recalibration"])])
+        )
     for dataset, section in data["datasets"].items():
         page.sections += dataset_sections(dataset, section, info, figures)
     return page
@@ -81,6 +85,18 @@ def dataset_sections(
             level=3,
         ),
     ]
+    out.append(
+        Section(
+            "Selective prediction",
+            tables=[T.selective_table(dataset, section, info)],
+            figures=_ids(figures, f"{dataset}/risk_coverage/"),
+            caption="Error rate of the kept answers against the share kept, most confident "
+            "first; dashed: the oracle order (every right answer first), dotted: a random "
+            "order.",
+            level=3,
+            wide=True,
+        )
+    )
     verbal = T.verbalized_table(dataset, section, info)
     if verbal.rows:
         out.append(Section("Verbalized confidence: formats × modes", tables=[verbal], level=3))

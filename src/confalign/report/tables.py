@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from confalign.report.alignment import SAME_PROMPT
+from confalign.runs import is_recalibrated
 
 Cell = str | Mapping[str, Any] | None
 
@@ -20,10 +21,14 @@ SUMMARY_METRICS = ("accuracy", "mean_confidence", "ece", "brier", "auroc", "nll"
 # What the format x mode table shows of each verbalized key's calibration.
 VERBAL_METRICS = ("mean_confidence", "accuracy", "ece", "auroc")
 ALIGNMENT_METRICS = ("spearman", "mean_gap", "mean_abs_gap", "gap_std", "gap_sem")
+# What the selective-prediction table shows of each method key.
+SELECTIVE_METRICS = ("accuracy", "aurc", "prr", "accuracy_at_80", "accuracy_at_50", "auroc")
 # Labels of the summary values that are not registered metrics.
 PLAIN_LABELS = {
     "accuracy": {"label": "accuracy", "higher_is_better": True},
     "mean_confidence": {"label": "mean confidence", "higher_is_better": None},
+    "accuracy_at_50": {"label": "acc@50% coverage", "higher_is_better": True},
+    "accuracy_at_80": {"label": "acc@80% coverage", "higher_is_better": True},
 }
 
 
@@ -97,8 +102,8 @@ def all_metrics_table(dataset: str, section: Mapping[str, Any], info: Mapping[st
 
 def verbalized_table(dataset: str, section: Mapping[str, Any], info: Mapping[str, Any]) -> Table:
     """Verbalized formats × modes side by side: parse rates, Cv calibration, alignment."""
-    keys = [k for k, s in section["methods"].items() if s["kind"] == "verbalized"]
     methods = section["methods"]
+    keys = [k for k, s in methods.items() if s["kind"] == "verbalized" and not is_recalibrated(k)]
     columns = ["", *[f"{methods[k]['format']} / {methods[k]['mode']}" for k in keys]]
     table = Table(
         f"Verbalized confidence by format × mode: {dataset}",
@@ -137,6 +142,48 @@ def verbalized_table(dataset: str, section: Mapping[str, Any], info: Mapping[str
             cells = [by_pair.get((k, internal), {}).get("metrics", {}).get(name) for k in keys]
             if any(c is not None for c in cells):
                 table.rows.append([f"{label(name, info)} vs {internal}", *cells])
+    return table
+
+
+def selective_table(dataset: str, section: Mapping[str, Any], info: Mapping[str, Any]) -> Table:
+    """Selective prediction per method key: AURC, PRR and the accuracy of the most confident
+    80% and 50% of the answers, next to the accuracy of all of them and AUROC."""
+    methods = section["methods"]
+    present = [m for m in SELECTIVE_METRICS if any(m in s["metrics"] for s in methods.values())]
+    table = Table(
+        f"Selective prediction: {dataset}",
+        ["method", "N used", *[label(m, info) for m in present]],
+        note="Answers are kept from the most to the least confident (ties in expectation). "
+        "AURC: the mean error rate of the kept answers over all coverages; PRR: 1 for the "
+        "oracle order, 0 for a random one; acc@X% coverage: accuracy of the most confident "
+        "X% of the answers.",
+    )
+    for key, s in methods.items():
+        table.rows.append([key, str(s["n"]), *[s["metrics"].get(m) for m in present]])
+    return table
+
+
+def recalibration_table(recalibration: Mapping[str, Any]) -> Table:
+    """What each recalibrated method key is: its map, what it was fitted on, how many."""
+    source = recalibration.get("source") or {}
+    where = ", ".join(f"{k} {v}" for k, v in source.items())
+    table = Table(
+        "Recalibration",
+        ["dataset", "method", "map", "fitted on N", "of which correct", "parameters"],
+        note=f"Maps fitted on a calibration set disjoint from the evaluated examples ({where}); "
+        f"parameters in {recalibration.get('file', 'recalibration.json')}.",
+    )
+    for m in recalibration.get("maps", []):
+        table.rows.append(
+            [
+                m["dataset"],
+                m["key"],
+                m["map"],
+                str(m["n_fit"]),
+                str(m["n_fit_correct"]),
+                m.get("parameters", ""),
+            ]
+        )
     return table
 
 

@@ -36,13 +36,14 @@ from confalign.runs.outdir import (
     make_output_dir,
     writing,
 )
-from confalign.runs.rows import COLUMNS, ResultRow
+from confalign.runs.rows import COLUMNS, RECALIBRATED, ResultRow, is_recalibrated
 from confalign.runs.store import ConfigMismatchError, RunStore
 
 __all__ = [
     "COLUMNS",
     "DB_NAME",
     "MANIFEST_NAME",
+    "RECALIBRATED",
     "ConfigMismatchError",
     "DamagedRunError",
     "OutputDirError",
@@ -57,7 +58,11 @@ __all__ = [
     "check_output_dir",
     "content_hash",
     "export",
+<<<<<<< HEAD
     "make_output_dir",
+=======
+    "is_recalibrated",
+>>>>>>> issue-20
     "redact",
     "stable_hash",
     "writing",

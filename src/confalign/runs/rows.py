@@ -64,6 +64,13 @@ class ResultRow:
 
 
 COLUMNS = tuple(f.name for f in fields(ResultRow))
+#: Joins a method key and a recalibration map: ``choice+platt`` (``confalign recalibrate``).
+RECALIBRATED = "+"
+
+
+def is_recalibrated(method_key: str) -> bool:
+    """Whether a method key names recalibrated confidences (``choice+platt``), not elicited."""
+    return RECALIBRATED in method_key
 
 
 def _normalise(values: dict[str, Any]) -> dict[str, Any]:

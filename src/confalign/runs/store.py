@@ -33,7 +33,7 @@ import fcntl
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
@@ -138,6 +138,25 @@ class RunStore:
         return cls(root, conn, lock_fd)
 
     @classmethod
+    def append(cls, run_dir: str | os.PathLike[str]) -> RunStore:
+        """Open an existing run for writing derived rows (e.g. recalibrated confidences)
+        without resuming it: the manifest is left as it is; the write lock is held."""
+        root = Path(run_dir)
+        if not (root / MANIFEST_NAME).exists():
+            raise RunStoreError(f"{root} is not a confalign run directory (no {MANIFEST_NAME})")
+        check_manifest(root)
+        if not (root / DB_NAME).exists():
+            raise DamagedRunError(f"{root / DB_NAME} is missing (the run has no results database)")
+        check_database(root / DB_NAME)
+        lock_fd = _lock(root)
+        try:
+            conn = _connect_for_writing(root / DB_NAME)
+        except BaseException:
+            os.close(lock_fd)
+            raise
+        return cls(root, conn, lock_fd)
+
+    @classmethod
     def open(cls, run_dir: str | os.PathLike[str]) -> RunStore:
         """Open an existing run read-only (safe while another process is writing to it)."""
         root = Path(run_dir)
@@ -212,6 +231,18 @@ class RunStore:
             raise
         except sqlite3.Error as exc:
             raise self._write_error(str(exc), len(values)) from None
+        return len(values)
+
+    def replace(self, rows: Sequence[ResultRow], *, delete: Iterable[tuple[str, str]] = ()) -> int:
+        """Delete the stored rows of every (dataset, method key) in ``rows`` and in ``delete``,
+        then insert ``rows``, in one transaction; returns how many were written."""
+        self._require_writable()
+        now = utc_now()
+        values = [(*_to_sql(row), now) for row in rows]
+        keys = sorted({(row.dataset, row.method_key) for row in rows} | set(delete))
+        with self._transaction():
+            self._conn.executemany("DELETE FROM results WHERE dataset = ? AND method_key = ?", keys)
+            self._conn.executemany(_INSERT, values)
         return len(values)
 
     @contextmanager
