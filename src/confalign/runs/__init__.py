@@ -58,11 +58,8 @@ __all__ = [
     "check_output_dir",
     "content_hash",
     "export",
-<<<<<<< HEAD
-    "make_output_dir",
-=======
     "is_recalibrated",
->>>>>>> issue-20
+    "make_output_dir",
     "redact",
     "stable_hash",
     "writing",
