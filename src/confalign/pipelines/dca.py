@@ -143,9 +143,9 @@ def run_dca(config: DCAConfig, *, progress: bool = True) -> DCAResult:
     state = PartialState(cpu=pick_device(config.device).type == "cpu")
     out = config.output
     with state.main_process_first():
+        splits = make_splits(config)  # refuses overlapping splits before anything is written
         if state.is_main_process:
             _claim_output(config)
-        splits = make_splits(config)
         backend = _LazyBackend(config)
         pairs_path, stats = _pairs(config, splits, backend, progress)
         if config.evaluate and state.is_main_process:
