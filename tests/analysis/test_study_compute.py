@@ -142,3 +142,12 @@ def test_kendall_tau_is_undefined_with_one_pair(tmp_path: Path) -> None:
     for r in study["rankings"]:
         assert r["kendall_tau"][0]["tau"] is None and r["mean_tau"] is None
         assert r["order"]["t1"] == ["p0"]
+
+
+def test_the_paper_pairs_file_is_a_valid_study(tmp_path: Path) -> None:
+    from confalign.analysis.study import DEFAULT_TASKS, load_study_file
+
+    path = Path(__file__).resolve().parents[2] / "docs" / "study-paper-pairs.yaml"
+    config = StudyConfig(output=tmp_path, **load_study_file(path))
+    assert len(config.pairs) == 7 and config.tasks == DEFAULT_TASKS
+    assert len(config.models()) == 14
