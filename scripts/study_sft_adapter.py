@@ -74,6 +74,7 @@ def main() -> None:
     )
     model = get_peft_model(backend.model, config)
     model.train()
+    inner = model.get_base_model()  # the causal LM with the LoRA layers injected
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr)
     pad = backend.pad_id
     losses = []
@@ -84,12 +85,18 @@ def main() -> None:
             width = max(len(s) for s, _ in chunk)
             ids = torch.full((len(chunk), width), pad)
             mask = torch.zeros((len(chunk), width), dtype=torch.long)
-            labels = torch.full((len(chunk), width), -100)
+            rows, cols, targets = [], [], []
             for b, (seq, first) in enumerate(chunk):
                 ids[b, : len(seq)] = torch.tensor(seq)
                 mask[b, : len(seq)] = 1
-                labels[b, first : len(seq)] = torch.tensor(seq[first:])
-            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+                for pos in range(first, len(seq)):  # token pos is predicted at pos - 1
+                    rows.append(b)
+                    cols.append(pos - 1)
+                    targets.append(seq[pos])
+            # The vocabulary projection only where the loss reads it (the answer tokens).
+            hidden = inner.model(input_ids=ids, attention_mask=mask).last_hidden_state
+            logits = inner.lm_head(hidden[torch.tensor(rows), torch.tensor(cols)])
+            loss = torch.nn.functional.cross_entropy(logits.float(), torch.tensor(targets))
             loss.backward()
             optimizer.step()
             optimizer.zero_grad()
