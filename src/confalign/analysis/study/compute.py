@@ -102,7 +102,8 @@ def paired_difference(
 ) -> dict[str, Any]:
     """Base, tuned, tuned - base and its paired bootstrap interval on the questions both
     models have a usable record for."""
-    ids = [e for e in base.example_ids if e in set(tuned.example_ids)]
+    answered = set(tuned.example_ids)
+    ids = [e for e in base.example_ids if e in answered]
     b, t = base.subset(ids), tuned.subset(ids)
     vb, vt = metric_value(metric, b, n_bins), metric_value(metric, t, n_bins)
     out: dict[str, Any] = {
