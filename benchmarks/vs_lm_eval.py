@@ -308,7 +308,9 @@ def _confalign_questions(
     (``loglik``: continuation_sum, the quantity lm-eval reports)."""
     by_key = {(r.example_id, r.method): r for r in records}
     questions = []
-    for request, ex in zip(extractor.requests(examples), examples, strict=True):
+    # the continuation requests (the second of each question's two): the options' prompt
+    option_requests = [r for r in extractor.requests(examples) if r.continuations]
+    for request, ex in zip(option_requests, examples, strict=True):
         ctx_ids, _ = backend.encode_prompt(request.prompt)
         q = {
             "context": backend.render(request.prompt),

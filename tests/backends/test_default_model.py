@@ -55,7 +55,7 @@ def test_lost_rename_race_is_tolerated(default_model_dir: Path, tmp_path: Path) 
     loser = tmp_path / ".model.tmp-1"
     loser.mkdir()
     (loser / "weights").write_text("written by the loser")
-    dm._move_into_place(loser, folder, gguf)  # the finished folder stays
+    dm._move_into_place(loser, folder, dm._source_info(gguf))  # the finished folder stays
     assert (folder / "weights").read_text() == "written by the winner"
 
 
@@ -69,7 +69,7 @@ def test_stale_conversion_is_replaced_and_foreign_folder_kept(
     new = tmp_path / ".model.tmp-2"
     new.mkdir()
     (new / dm.MARKER).write_text(json.dumps(dm._source_info(gguf)))
-    dm._move_into_place(new, folder, gguf)
+    dm._move_into_place(new, folder, dm._source_info(gguf))
     assert dm.is_converted(folder, gguf)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
     # A model folder of the user's own (no marker) is used as it is, never converted over.

@@ -97,8 +97,16 @@ def test_render_puts_prefix_right_after_assistant_header(tiny_backend: HFBackend
 
 def test_render_without_chat(tiny_model_dir: Path) -> None:
     backend = tiny(tiny_model_dir, chat=False)
-    assert backend.render(Prompt("Q", system="S", assistant_prefix=" A:")) == "S\n\nQ A:"
+    # the assistant prefix on a line of its own, never glued to the user turn
+    assert (
+        backend.render(Prompt("Q.", system="S", assistant_prefix="Answer:")) == "S\n\nQ.\nAnswer:"
+    )
+    assert backend.render(Prompt("Q\n", assistant_prefix="Answer:")) == "Q\nAnswer:"
     assert backend.render(Prompt("Q")) == "Q"
+    # a prompt's own completion layout wins over the turns
+    assert backend.render(Prompt("Q", assistant_prefix="Answer:", plain="Q?\nAnswer:")) == (
+        "Q?\nAnswer:"
+    )
     assert "chat" not in backend.capabilities
 
 
@@ -454,3 +462,17 @@ def test_samples_do_not_depend_on_the_batch(tiny_model_dir: Path) -> None:
         )
     other_seed = backend.generate([GenerateRequest(Prompt("Go"), 5, 1.0, n=3, seed=99)])[0]
     assert [g.tokens for g in other_seed] != [g.tokens for g in together[0]]
+
+
+def test_base_model_sees_lm_evals_mmlu_prompt(tiny_model_dir: Path) -> None:
+    from confalign.confidence.prompts import answer_prompt
+    from confalign.data.example import QAExample
+
+    ex = QAExample("m", "Why?", ("a", "b"), 0, subject="virology", source="mmlu")
+    backend = tiny(tiny_model_dir, chat=False)
+    want = (
+        "The following are multiple choice questions (with answers) about virology.\n\n"
+        "Why?\nA. a\nB. b\nAnswer:"
+    )
+    assert backend.render(answer_prompt(ex)) == want
+    assert tiny(tiny_model_dir).render(answer_prompt(ex)).endswith(HEADER + "Answer:")

@@ -16,7 +16,12 @@ from confalign.confidence import (
     get_format,
 )
 from confalign.confidence.internal import answer_token_slice
-from confalign.confidence.prompts import answer_prompt, prefill_prompt, verbalized_prompt
+from confalign.confidence.prompts import (
+    answer_prompt,
+    continuation_prompt,
+    prefill_prompt,
+    verbalized_prompt,
+)
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
@@ -28,7 +33,7 @@ def test_choice_extractor_matches_hand_computation() -> None:
     backend = ScriptedBackend()
     examples = [mc_example(0, gold=0), mc_example(1, gold=3)]
     records = ChoiceExtractor().extract(backend, examples)
-    assert backend.calls == [("score", 2)]
+    assert backend.calls == [("score", 4)]  # per question: letters, then options
     assert [r.key for r in records[:4]] == [
         "choice",
         "continuation_sum",
@@ -36,20 +41,20 @@ def test_choice_extractor_matches_hand_computation() -> None:
         "continuation_min",
     ]
     for ex, recs in zip(examples, (records[:4], records[4:]), strict=True):
-        (res,) = backend.score(
+        letters, options = backend.score(
             [
+                ScoreRequest(answer_prompt(ex), candidates=("A", "B", "C", "D")),
                 ScoreRequest(
-                    answer_prompt(ex),
-                    continuations=tuple(" " + c for c in ex.choices),
-                    candidates=("A", "B", "C", "D"),
-                )
+                    continuation_prompt(ex), continuations=tuple(" " + c for c in ex.choices)
+                ),
             ]
         )
+        lps = options.continuation_logprobs
         scores = {
-            "choice": res.candidate_logprobs,
-            "continuation_sum": np.array([lp.sum() for lp in res.continuation_logprobs]),
-            "continuation_sum_norm": np.array([lp.mean() for lp in res.continuation_logprobs]),
-            "continuation_min": np.array([lp.min() for lp in res.continuation_logprobs]),
+            "choice": letters.candidate_logprobs,
+            "continuation_sum": np.array([lp.sum() for lp in lps]),
+            "continuation_sum_norm": np.array([lp.mean() for lp in lps]),
+            "continuation_min": np.array([lp.min() for lp in lps]),
         }
         for rec in recs:
             p = _softmax(scores[rec.method])
@@ -58,6 +63,26 @@ def test_choice_extractor_matches_hand_computation() -> None:
             assert rec.prediction == "ABCD"[int(np.argmax(p))]
             assert rec.correct == (rec.prediction == ex.gold_letter)
             assert rec.kind == "internal" and rec.example_id == ex.id
+
+
+def test_continuation_methods_have_a_prompt_of_their_own() -> None:
+    """Options are scored after a prompt that asks for the answer itself, never after the
+    letter-only instruction (and without the lettered options, as lm-eval's cloze tasks)."""
+    backend = ScriptedBackend()
+    ex = mc_example(0)
+    ChoiceExtractor().extract(backend, [ex])
+    letters, options = backend.score_requests
+    assert letters.candidates == ("A", "B", "C", "D") and letters.continuations == ()
+    assert options.candidates == () and options.continuations == tuple(" " + c for c in ex.choices)
+    assert "letter" in letters.prompt.user
+    assert "letter" not in options.prompt.user
+    assert "A. " not in options.prompt.user and "Answer with a short answer" in options.prompt.user
+    assert options.prompt.assistant_prefix == "Answer:"
+    assert options.prompt.plain == f"Question: {ex.question.strip()}\nAnswer:"
+    only = ScriptedBackend()
+    ChoiceExtractor(ChoiceConfig(methods=("continuation_min",))).extract(only, [ex])
+    (req,) = only.score_requests
+    assert req.prompt == options.prompt and req.candidates == ()
 
 
 def test_choice_only_sends_no_continuations() -> None:

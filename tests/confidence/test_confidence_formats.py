@@ -102,3 +102,46 @@ def test_prompt_manifest_records_templates_and_formats() -> None:
         assert manifest[f"{t.name}@{t.version}"] == t.text
     assert manifest["format:score_letter"]["cue"] == "Confidence:"
     assert manifest["answer_prefix"] == "Answer:"
+
+
+# lm-eval 0.4 ``mmlu_high_school_biology`` and ``mmlu_continuation_high_school_biology``
+# prompts for this question, written out by hand from its task templates.
+MMLU = QAExample(
+    "m1",
+    " Which organelle makes ATP? ",
+    ("Ribosome", "Mitochondrion", "Nucleus", "Vacuole"),
+    1,
+    subject="high_school_biology",
+    source="mmlu_offline",
+)
+LM_EVAL_MMLU = (
+    "The following are multiple choice questions (with answers) about high school biology.\n\n"
+    "Which organelle makes ATP?\nA. Ribosome\nB. Mitochondrion\nC. Nucleus\nD. Vacuole\nAnswer:"
+)
+LM_EVAL_MMLU_CONTINUATION = (
+    "The following are questions (with answers) about high school biology.\n\n"
+    "Question: Which organelle makes ATP?\nAnswer:"
+)
+
+
+def test_base_model_prompts_are_lm_evals_mmlu_templates() -> None:
+    from confalign.backends.base import plain_text
+    from confalign.confidence.prompts import continuation_prompt
+
+    assert plain_text(answer_prompt(MMLU)) == LM_EVAL_MMLU
+    assert plain_text(continuation_prompt(MMLU)) == LM_EVAL_MMLU_CONTINUATION
+    # no description line outside MMLU; the same layout otherwise
+    other = QAExample("x", "2+2?", ("3", "4"), 1, subject="arith", source="calibrated_math")
+    assert plain_text(answer_prompt(other)) == "2+2?\nA. 3\nB. 4\nAnswer:"
+    assert plain_text(continuation_prompt(other)) == "Question: 2+2?\nAnswer:"
+    assert plain_text(answer_prompt(OPEN)) == "Question: Capital of France?\nAnswer:"
+
+
+def test_base_model_prefill_puts_the_answer_on_its_own_line() -> None:
+    from confalign.backends.base import plain_text
+
+    fmt = get_format("probability")
+    text = plain_text(prefill_prompt(MC, fmt, "B"))
+    user = verbalized_prompt(MC, fmt).user
+    assert text == f"{user}\nAnswer: B\nProbability:"
+    assert plain_text(verbalized_prompt(MC, fmt, "Answer:")) == f"{user}\nAnswer:"

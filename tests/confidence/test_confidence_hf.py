@@ -22,7 +22,7 @@ from confalign.confidence import (
     get_format,
 )
 from confalign.confidence.internal import answer_token_slice
-from confalign.confidence.prompts import answer_prompt, verbalized_prompt
+from confalign.confidence.prompts import answer_prompt, continuation_prompt, verbalized_prompt
 from confalign.data.example import QAExample
 
 MC = [
@@ -49,23 +49,24 @@ def plain_tiny_backend(tiny_model_dir: Path) -> Backend:
 def test_choice_equals_hand_computation(tiny_backend: Backend) -> None:
     backend = RecordingBackend(tiny_backend)
     records = ChoiceExtractor().extract(backend, MC)
-    assert backend.calls == [("score", 2)]
+    assert backend.calls == [("score", 4)]
     requests = [
-        ScoreRequest(
-            answer_prompt(ex),
-            continuations=tuple(" " + c for c in ex.choices),
-            candidates=tuple("ABCD"[: len(ex.choices)]),
-        )
+        req
         for ex in MC
+        for req in (
+            ScoreRequest(answer_prompt(ex), candidates=tuple("ABCD"[: len(ex.choices)])),
+            ScoreRequest(continuation_prompt(ex), continuations=tuple(" " + c for c in ex.choices)),
+        )
     ]
     assert [(r.prompt, r.continuations, r.candidates) for r in backend.score_requests] == [
         (r.prompt, r.continuations, r.candidates) for r in requests
     ]
     results = tiny_backend.score(requests)  # the same batch: the same float32 arithmetic
-    for i, (ex, res) in enumerate(zip(MC, results, strict=True)):
-        lps = res.continuation_logprobs
+    for i, ex in enumerate(MC):
+        letters, options = results[2 * i], results[2 * i + 1]
+        lps = options.continuation_logprobs
         expected = {
-            "choice": _softmax(res.candidate_logprobs),
+            "choice": _softmax(letters.candidate_logprobs),
             "continuation_sum": _softmax(np.array([lp.sum() for lp in lps])),
             "continuation_sum_norm": _softmax(np.array([lp.mean() for lp in lps])),
             "continuation_min": _softmax(np.array([lp.min() for lp in lps])),

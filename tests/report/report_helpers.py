@@ -2,7 +2,8 @@
 
 Each method gets its own confidence distribution, so a report that routed one method's arrays
 to another's row would show different numbers. The gold option of every question is known here
-(``GOLD``) and stored on the choice records as ``extra["gold"]`` only when asked.
+(``gold``) and stored on every row as ``ResultRow.gold`` (the letter, as the pipeline writes it)
+only when asked.
 """
 
 from __future__ import annotations
@@ -36,15 +37,14 @@ def gold(n: int = N, seed: int = 0) -> list[int]:
 
 
 def _option_record(
-    i: int, method: str, rng: np.random.Generator, sharp: float, g: int, store_gold: bool
+    i: int, method: str, rng: np.random.Generator, sharp: float, g: int
 ) -> ConfidenceRecord:
     logits = rng.normal(0.0, sharp, 4)
     logits[g] += 0.8  # some signal: the gold option is favoured
     p = np.exp(logits) / np.exp(logits).sum()
     k = int(np.argmax(p))
-    extra = {"gold": g} if store_gold else {}
     return ConfidenceRecord(
-        f"q{i}", method, "internal", LETTERS[k], k == g, float(p[k]), probs=tuple(p), extra=extra
+        f"q{i}", method, "internal", LETTERS[k], k == g, float(p[k]), probs=tuple(p)
     )
 
 
@@ -101,15 +101,13 @@ def _distribution_record(i: int, rng: np.random.Generator, g: int) -> Confidence
     )
 
 
-def make_records(
-    seed: int = 0, *, shift: float = 0.0, store_gold: bool = True
-) -> list[ConfidenceRecord]:
+def make_records(seed: int = 0, *, shift: float = 0.0) -> list[ConfidenceRecord]:
     """Records of four method keys for N questions; ``shift`` moves verbalized confidence."""
     rng = np.random.default_rng(seed)
     golds = gold(seed=0)
     records = []
     for i, g in enumerate(golds):
-        records.append(_option_record(i, "choice", rng, 1.0, g, store_gold))
+        records.append(_option_record(i, "choice", rng, 1.0, g))
         if i == 5:  # a failed internal extraction
             records.append(
                 ConfidenceRecord(
@@ -123,14 +121,18 @@ def make_records(
                 )
             )
         else:
-            records.append(_option_record(i, "continuation_sum", rng, 3.0, g, store_gold))
+            records.append(_option_record(i, "continuation_sum", rng, 3.0, g))
         records.append(_prefill_record(i, rng, g, shift))
         records.append(_distribution_record(i, rng, g))
     return records
 
 
-def write_run(run_dir: Path, records: list[ConfidenceRecord], seed: int = 0) -> Path:
-    """Store ``records`` as a complete run in ``run_dir`` (the real run store)."""
+def write_run(
+    run_dir: Path, records: list[ConfidenceRecord], seed: int = 0, *, store_gold: bool = True
+) -> Path:
+    """Store ``records`` as a complete run in ``run_dir`` (the real run store); with
+    ``store_gold`` every row carries its question's gold letter, as the pipeline writes it."""
+    golds = gold(seed=0)
     rows = [
         row_from_record(
             r,
@@ -138,6 +140,7 @@ def write_run(run_dir: Path, records: list[ConfidenceRecord], seed: int = 0) -> 
             example_order=int(r.example_id[1:]),
             subject=SUBJECTS[int(r.example_id[1:]) % len(SUBJECTS)],
             config_key="test",
+            gold=LETTERS[golds[int(r.example_id[1:])]] if store_gold else "",
         )
         for r in records
     ]
@@ -148,4 +151,4 @@ def write_run(run_dir: Path, records: list[ConfidenceRecord], seed: int = 0) -> 
 
 
 def make_run(run_dir: Path, seed: int = 0, *, shift: float = 0.0, store_gold: bool = True) -> Path:
-    return write_run(run_dir, make_records(seed, shift=shift, store_gold=store_gold), seed)
+    return write_run(run_dir, make_records(seed, shift=shift), seed, store_gold=store_gold)

@@ -58,6 +58,14 @@ def test_demo_pipeline_on_the_tiny_model(tiny_backend, tiny_model_dir: Path, tmp
     assert methods["choice"]["metrics"]["ece"]["value"] == pytest.approx(
         M.expected_calibration_error(conf, correct)
     )
+    # SCE from the gold letter the pipeline stores on every row (the random model answers
+    # most questions wrong under every method, so no prediction could reveal the gold)
+    probs = np.array([r.probs for r in rows])
+    assert {r.gold for r in rows} == {"B"}
+    assert methods["choice"]["sce"]["value"] == pytest.approx(
+        M.static_calibration_error(probs, np.ones(len(rows), dtype=int))
+    )
+    assert methods["continuation_min"]["sce"]["value"] is not None
     html = result.files.html.read_text()
     assert "http://" not in html and "https://" not in html
     assert "score_letter / distribution" in html

@@ -52,12 +52,19 @@ def default_gguf() -> Path:
 
 
 def resolve_gguf(model: str) -> Path:
-    """``"default"`` -> the embedded GGUF file; otherwise ``model`` must be a ``.gguf`` file."""
+    """``"default"``/``"gemma-3-270m"`` -> the embedded GGUF file; otherwise ``model`` must be
+    a ``.gguf`` file."""
     if model == "default":
         return default_gguf()
+    from confalign.backends.default_model import GEMMA_KEY, gemma_gguf_path
+
+    if model == GEMMA_KEY:
+        return gemma_gguf_path()
     path = Path(model).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"no GGUF file at {model!r} (a .gguf path or 'default')")
+        raise FileNotFoundError(
+            f"no GGUF file at {model!r} (a .gguf path, 'default' or 'gemma-3-270m')"
+        )
     return path
 
 

@@ -10,7 +10,9 @@ it knows nothing of questions, confidences or metrics. Three operations, all bat
 
 Prompts are ``Prompt`` values; a backend applies the model's chat template when it has one
 (and ``chat`` is not turned off) and appends ``assistant_prefix`` after the assistant header,
-which is what the ``prefill`` elicitation mode needs.
+which is what the ``prefill`` elicitation mode needs. Without a chat template (a base model)
+the text is ``plain_text(prompt)``: the prompt's own ``plain`` layout when it has one (the
+extractors give lm-eval's templates there), else the turns joined by newlines.
 """
 
 from __future__ import annotations
@@ -37,14 +39,29 @@ class CapabilityError(RuntimeError):
 class Prompt:
     """What the model is conditioned on.
 
-    ``user`` is the user turn (the raw text when no chat template applies), ``system`` an
-    optional system turn, ``assistant_prefix`` text written for the model at the start of its
-    own turn (after the chat template's assistant header; appended to the text otherwise).
+    ``user`` is the user turn, ``system`` an optional system turn, ``assistant_prefix`` text
+    written for the model at the start of its own turn (after the chat template's assistant
+    header). ``plain``: the whole text for a model without a chat template (a base model),
+    laid out as a completion prompt; None: ``plain_text``'s default layout.
     """
 
     user: str
     system: str | None = None
     assistant_prefix: str = ""
+    plain: str | None = None
+
+
+def plain_text(prompt: Prompt) -> str:
+    """The text a model without a chat template sees: ``prompt.plain`` when set, else
+    ``system + "\n\n" + user``, then ``assistant_prefix`` on a line of its own (so a base
+    model reads ``...(A, B, C or D).\nAnswer:``, never ``...D).Answer:``)."""
+    if prompt.plain is not None:
+        return prompt.plain
+    head = f"{prompt.system}\n\n" if prompt.system else ""
+    text = head + prompt.user
+    if prompt.assistant_prefix and text and not text.endswith("\n"):
+        text += "\n"
+    return text + prompt.assistant_prefix
 
 
 @dataclass(frozen=True, eq=False)
@@ -105,8 +122,9 @@ class Generation:
 
 @dataclass(frozen=True)
 class BackendConfig:
-    """How to load a model. ``model``: a Hub id, a local path, or ``"default"`` (the embedded
-    SmolLM2-135M-Instruct). ``adapter``: a LoRA adapter folder (peft). ``chat``: apply the chat
+    """How to load a model. ``model``: a Hub id, a local path, ``"default"`` (the embedded
+    SmolLM2-135M-Instruct) or ``"gemma-3-270m"`` (the embedded Gemma-3-270M base model).
+    ``adapter``: a LoRA adapter folder (peft). ``chat``: apply the chat
     template (None: when the tokenizer has one). ``options``: backend-specific settings (e.g.
     ``base_url`` for ``openai``); never secrets, which come from environment variables."""
 

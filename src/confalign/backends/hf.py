@@ -1,7 +1,8 @@
 """The ``hf`` backend: any transformers causal LM (the embedded default model included).
 
 Loading: ``BackendConfig.model`` is a Hub id or a local folder for ``from_pretrained``, or
-``"default"`` for the embedded SmolLM2-135M-Instruct (converted once, see ``default_model``).
+``"default"`` for the embedded SmolLM2-135M-Instruct, or ``"gemma-3-270m"`` for the embedded
+Gemma-3-270M base model (each converted once, see ``default_model``).
 ``adapter`` is a LoRA folder loaded with peft (merged into the weights unless
 ``options={"merge_adapter": False}``). ``device="auto"`` is CUDA when available, else CPU;
 ``dtype="auto"`` is float32 on CPU and the checkpoint's own dtype on a GPU. Remote code runs
@@ -9,20 +10,28 @@ only with ``trust_remote_code=True``.
 
 Prompts: with a chat template (and ``chat`` not False) system and user turns go through
 ``apply_chat_template(..., add_generation_prompt=True)`` and ``assistant_prefix`` follows the
-assistant header; without one the text is ``system + "\\n\\n" + user + assistant_prefix``.
+assistant header; without one the text is ``base.plain_text(prompt)`` (the prompt's lm-eval
+layout for the internal methods; the turns joined by newlines otherwise).
 A rendered chat prompt is encoded without adding special tokens (the template has them), a
 plain one with them (BOS for the models that want it).
 
-Continuations are encoded apart from the prompt, with no special tokens. As in lm-eval,
-trailing whitespace of the prompt moves to the start of each continuation, so that
-``"Answer: " + "Paris"`` is scored as ``"Answer:" + " Paris"``, the tokenisation the model
-knows; unlike lm-eval only spaces and tabs move, not newlines, because BPE vocabularies do not
-merge a newline into the next word, and moving the newline that ends a chat template's
-assistant header would add a near-certain token to every continuation. When spaces did move,
-candidates are read after those spaces (encoded separately).
+Continuations are tokenized as lm-eval does: ``context + continuation`` is encoded as one text
+and the continuation's tokens are those after the context's own token count. Encoding a
+continuation apart from its context is exact for byte-level BPE but not for tokenizers that
+add a dummy prefix (SentencePiece Llama-2, Mistral v0.1-0.3): ``" Paris"`` alone becomes
+``▁ ▁Paris``, inside ``"Answer: Paris"`` it is ``▁Paris``. As in lm-eval, trailing whitespace
+of the prompt moves to the start of each continuation, so that ``"Answer: " + "Paris"`` is
+scored as ``"Answer:" + " Paris"``, the tokenisation the model knows; unlike lm-eval only
+spaces and tabs move, not newlines, because BPE vocabularies do not merge a newline into the
+next word, and moving the newline that ends a chat template's assistant header would add a
+near-certain token to every continuation.
 
-Candidates: each maps to the ids of its single-token forms ``c`` and ``" " + c``; their
-probabilities are summed. A candidate with neither form as one token is an error.
+Candidates: the ids of the single-token forms ``c`` and ``" " + c`` of each candidate, found
+the same way after the request's own context (a form counts when ``context + form`` encodes
+as the context's tokens plus exactly one token), and their probabilities are summed; so a
+dummy-prefix tokenizer's ``A`` (no space) and ``▁A`` are both counted. A candidate with
+neither form as one token is an error. When spaces moved off the prompt, candidates are read
+after those spaces, their forms encoded alone.
 
 Sampling: a request's ``seed`` seeds a generator of its own, so its samples are the same
 whichever requests share its batch (``_hf_generate``); unseeded requests draw from torch's
@@ -63,6 +72,7 @@ from confalign.backends.base import (
     ScoreRequest,
     ScoreResult,
     parse_options,
+    plain_text,
 )
 from confalign.backends.devices import check_device
 
@@ -133,8 +143,7 @@ class HFBackend(Backend):
 
     def render(self, prompt: Prompt) -> str:
         if not self.chat:
-            head = f"{prompt.system}\n\n" if prompt.system else ""
-            return head + prompt.user + prompt.assistant_prefix
+            return plain_text(prompt)
         messages = [{"role": "user", "content": prompt.user}]
         if prompt.system:
             messages.insert(0, {"role": "system", "content": prompt.system})
@@ -176,23 +185,50 @@ class HFBackend(Backend):
         return ids, text[len(context) :]
 
     def candidate_ids(self, candidate: str) -> list[int]:
-        """Ids of the single-token forms of ``candidate``: ``c`` and ``" " + c``."""
+        """Ids of the single-token forms of ``candidate`` encoded alone: ``c`` and ``" " + c``
+        (the forms read after moved trailing spaces; see ``context_candidate_ids``)."""
         if candidate not in self._candidates:
             forms = self.encode([candidate, " " + candidate]) if candidate else []
-            ids = list(dict.fromkeys(f[0] for f in forms if len(f) == 1))
-            if not ids:
-                raise ValueError(
-                    f"candidate {candidate!r} is not a single token for {self.config.model!r}, "
-                    "neither alone nor after a space; score it as a continuation instead"
-                )
-            self._candidates[candidate] = ids
+            self._candidates[candidate] = self._single_tokens(candidate, forms)
         return self._candidates[candidate]
+
+    def context_candidate_ids(self, context: str, ids: list[int], candidate: str) -> list[int]:
+        """Ids of the forms ``c`` and ``" " + c`` that are one token right after ``context``
+        (encoded as ``ids``), found by encoding ``context + form`` jointly."""
+        if not context or not candidate:
+            return self.candidate_ids(candidate)
+        wholes = self.encode(
+            [context + candidate, context + " " + candidate], special=not self.chat
+        )
+        n = len(ids)
+        forms = [w[n:] for w in wholes if len(w) == n + 1 and w[:n] == ids]
+        return self._single_tokens(candidate, forms)
+
+    def _single_tokens(self, candidate: str, forms: Sequence[Sequence[int]]) -> list[int]:
+        ids = list(dict.fromkeys(f[0] for f in forms if len(f) == 1))
+        if not ids:
+            raise ValueError(
+                f"candidate {candidate!r} is not a single token for {self.config.model!r}, "
+                "neither alone nor after a space; score it as a continuation instead"
+            )
+        return ids
+
+    def split_encode(
+        self, context: str, ids: list[int], continuations: Sequence[str]
+    ) -> list[list[int]]:
+        """Each continuation's tokens after ``context`` (encoded as ``ids``), split as lm-eval
+        does: ``context + continuation`` encoded together, less the first ``len(ids)`` tokens.
+        With no context (``ids`` is then a lone BOS/EOS) each is encoded alone."""
+        if not context:
+            return self.encode(list(continuations))
+        wholes = self.encode([context + c for c in continuations], special=not self.chat)
+        return [w[len(ids) :] for w in wholes]
 
     # -- the protocol ----------------------------------------------------------------------
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]:
         texts = [self.render(r.prompt) for r in requests]
-        self._encode_all(texts, [r.continuations for r in requests])
+        self._encode_all(texts, requests)
         rows: list[Row] = []
         plans = [self._plan(t, r, rows) for t, r in zip(texts, requests, strict=True)]
         pack = self._shared and self.options.pack
@@ -204,12 +240,19 @@ class HFBackend(Backend):
             out.append(ScoreResult(lps, np.asarray(cands, dtype=np.float64), n_prompt))
         return out
 
-    def _encode_all(self, texts: list[str], continuations: list[tuple[str, ...]]) -> None:
+    def _encode_all(self, texts: list[str], requests: Sequence[ScoreRequest]) -> None:
         """Fill the encoding cache with two batched tokenizer calls instead of many."""
         contexts = [t.rstrip(_TRAILING_SPACE) for t in texts]
         self.encode(contexts, special=not self.chat)
-        spaces = [t[len(c) :] for t, c in zip(texts, contexts, strict=True)]
-        self.encode([s + c for s, conts in zip(spaces, continuations, strict=True) for c in conts])
+        joint = []
+        for text, context, r in zip(texts, contexts, requests, strict=True):
+            if not context:
+                continue
+            space = text[len(context) :]
+            joint.extend(context + space + c for c in r.continuations)
+            if not space:
+                joint.extend(context + f for c in r.candidates for f in (c, " " + c))
+        self.encode(joint, special=not self.chat)
 
     def _plan(
         self, text: str, request: ScoreRequest, rows: list[Row]
@@ -217,9 +260,13 @@ class HFBackend(Backend):
         """Append the rows that ``request`` (rendered as ``text``) needs; return (prompt
         tokens, per continuation (row index, slice of its reads), candidate row or -1)."""
         ids, space = self.encode_prompt(text)
-        conts = self.encode([space + c for c in request.continuations])
-        cand_ids = [self.candidate_ids(c) for c in request.candidates]
-        space_ids = self.encode([space])[0] if space else []
+        context = text[: len(text) - len(space)]
+        conts = self.split_encode(context, ids, [space + c for c in request.continuations])
+        if space:  # candidates are read after the moved spaces, their forms encoded alone
+            cand_ids = [self.candidate_ids(c) for c in request.candidates]
+        else:
+            cand_ids = [self.context_candidate_ids(context, ids, c) for c in request.candidates]
+        space_ids = self.split_encode(context, ids, [space])[0] if space else []
         cand_branch = space_ids if cand_ids else []
         n_prompt = len(ids) + len(space_ids)
         if not conts and not cand_ids:
@@ -246,8 +293,10 @@ class HFBackend(Backend):
         return self._generator.run(requests, prompt_ids, self.options.generate_batch_tokens)
 
     def _generation_prompt(self, prompt: Prompt) -> list[int]:
-        ids, space = self.encode_prompt(prompt)
-        return ids + (self.encode([space])[0] if space else [])
+        text = self.render(prompt)
+        ids, space = self.encode_prompt(text)
+        context = text[: len(text) - len(space)]
+        return ids + (self.split_encode(context, ids, [space])[0] if space else [])
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()
@@ -274,10 +323,10 @@ def _check_generate_request(r: GenerateRequest) -> None:
 
 
 def _resolve_model(model: str) -> str:
-    if model == "default":
-        from confalign.backends.default_model import ensure_default_model
+    from confalign.backends.default_model import ensure_embedded_model, is_embedded
 
-        return str(ensure_default_model())
+    if is_embedded(model):
+        return str(ensure_embedded_model(model))
     return model
 
 

@@ -11,7 +11,7 @@ than 1). ``dtype`` does not apply: the file's quantisation decides. The model is
 Prompts are rendered with the chat template of the GGUF metadata by the same jinja renderer
 as transformers (``_gguf.ChatTemplate``), so ``render`` gives the ``hf`` backend's text for the
 same ``Prompt``; without a template (or with ``chat=False``) the text is
-``system + "\\n\\n" + user + assistant_prefix``. Tokenisation follows the ``hf`` backend:
+``base.plain_text(prompt)``. Tokenisation follows the ``hf`` backend:
 a chat prompt without added special tokens (the template has them), a plain one with them
 (BOS where the GGUF says so); special-token text is parsed; continuations are encoded apart
 from the prompt, after moving the prompt's trailing spaces and tabs into them; candidates sum
@@ -71,6 +71,7 @@ from confalign.backends.base import (
     ScoreRequest,
     ScoreResult,
     parse_options,
+    plain_text,
 )
 
 INSTALL_HINT = "pip install 'confalign[llamacpp]' (builds llama.cpp: about 8 minutes on 2 cores)"
@@ -162,8 +163,7 @@ class LlamaCppBackend(Backend):
     def render(self, prompt: Prompt) -> str:
         if self.chat and self.template is not None:
             return self.template.render(prompt)
-        head = f"{prompt.system}\n\n" if prompt.system else ""
-        return head + prompt.user + prompt.assistant_prefix
+        return plain_text(prompt)
 
     def encode(self, text: str, *, special: bool = False) -> list[int]:
         """Token ids of ``text``; ``special``: add BOS where the model wants one."""

@@ -13,7 +13,7 @@ Two endpoints (``endpoint``):
   from ``chat_template`` (jinja text) or ``tokenizer`` (a ``.gguf`` file or a transformers
   tokenizer folder), rendered as transformers does (``_gguf.ChatTemplate``), so prefill works
   and prompts equal the ``hf`` backend's; without one, prompts are plain text
-  (``system + "\\n\\n" + user + assistant_prefix``, ``chat`` off). Continuations are scored
+  (``base.plain_text(prompt)``, ``chat`` off). Continuations are scored
   with ``echo=True, logprobs=1, max_tokens=echo_max_tokens`` (1 by default: OpenAI accepts 0,
   but llama-cpp-python reads 0 as "no limit") on prompt+continuation. The server tokenises
   the text as a whole; the continuation's tokens are found by text offsets counted back from
@@ -74,6 +74,7 @@ from confalign.backends.base import (
     ScoreRequest,
     ScoreResult,
     parse_options,
+    plain_text,
 )
 
 INSTALL_HINT = "pip install 'confalign[openai]'"
@@ -242,8 +243,7 @@ class OpenAIBackend(Backend):
             )
         if self.template is not None and self.chat:
             return self.template.render(prompt)
-        head = f"{prompt.system}\n\n" if prompt.system else ""
-        return head + prompt.user + prompt.assistant_prefix
+        return plain_text(prompt)
 
     # -- scoring -----------------------------------------------------------------------------
 

@@ -53,6 +53,7 @@ from confalign.backends.base import (
     ScoreRequest,
     ScoreResult,
     parse_options,
+    plain_text,
 )
 
 INSTALL_HINT = "pip install 'confalign[vllm]' on a machine with a CUDA GPU"
@@ -216,10 +217,10 @@ class VLLMBackend(Backend):
         self.options = VLLMOptions.parse(dict(config.options))
         self._vllm = _import_vllm()
         model = config.model
-        if model == "default":
-            from confalign.backends.default_model import ensure_default_model
+        from confalign.backends.default_model import ensure_embedded_model, is_embedded
 
-            model = str(ensure_default_model())
+        if is_embedded(model):
+            model = str(ensure_embedded_model(model))
         self.model_path = model
         self.llm = self._vllm.LLM(**self.options.llm_arguments(config, model))
         self.tokenizer = self.llm.get_tokenizer()
@@ -240,8 +241,7 @@ class VLLMBackend(Backend):
 
     def render(self, prompt: Prompt) -> str:
         if not self.chat:
-            head = f"{prompt.system}\n\n" if prompt.system else ""
-            return head + prompt.user + prompt.assistant_prefix
+            return plain_text(prompt)
         messages = [{"role": "user", "content": prompt.user}]
         if prompt.system:
             messages.insert(0, {"role": "system", "content": prompt.system})

@@ -21,6 +21,7 @@ def _register() -> None:
         demo,
         recalibrate,
         report,
+        study,
         train,
     )
 

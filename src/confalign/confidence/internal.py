@@ -1,10 +1,12 @@
 """Internal (token-probability) confidence: ``choice``, ``continuation_*`` and ``answer_prob``.
 
-Multiple choice (DESIGN.md "Confidence extraction"): one ``ScoreRequest`` per question on
-``prompts.answer_prompt`` (the user turn lists the lettered options; the assistant turn is
-``"Answer:"``). Its ``candidates`` are the K option letters, whose next-token masses (each
-letter with and without a leading space, summed by the backend) renormalised over the K
-letters give ``choice``. Its ``continuations`` are ``" " + option text`` after the same prompt;
+Multiple choice (DESIGN.md "Confidence extraction"): up to two ``ScoreRequest``s per question.
+``choice`` uses ``prompts.answer_prompt`` (the lettered options listed; the answer position
+right after ``"Answer:"``): its ``candidates`` are the K option letters, whose next-token
+masses (each letter with and without a leading space, summed by the backend) renormalised
+over the K letters give ``choice``. The ``continuation_*`` methods use a prompt of their own,
+``prompts.continuation_prompt`` (the question without lettered options, asking for the answer
+itself, as lm-eval's continuation tasks do): its ``continuations`` are ``" " + option text``;
 s_k = sum (``continuation_sum``), mean (``continuation_sum_norm``, length-normalised) or min
 (``continuation_min``) of the option's token log-probabilities, and p = softmax(s). Each
 method: prediction = the letter of argmax p (first on ties), confidence = max p, ``probs`` = p,
@@ -34,7 +36,12 @@ from confalign.confidence._common import (
     normalized_softmax,
 )
 from confalign.confidence.base import ConfidenceRecord, Extractor, register_extractor
-from confalign.confidence.prompts import answer_prompt, option_letters, prompt_manifest
+from confalign.confidence.prompts import (
+    answer_prompt,
+    continuation_prompt,
+    option_letters,
+    prompt_manifest,
+)
 from confalign.data.example import LETTERS, QAExample
 
 MC_METHODS = ("choice", "continuation_sum", "continuation_sum_norm", "continuation_min")
@@ -46,8 +53,8 @@ _REDUCE = {"continuation_sum": np.sum, "continuation_sum_norm": np.mean, "contin
 class ChoiceConfig:
     """Which multiple-choice internal methods to produce (all from one scoring pass).
 
-    Only ``choice`` needs no continuation scoring, so asking for ``("choice",)`` alone sends
-    the letters only.
+    ``choice`` scores the letters on its own prompt and the ``continuation_*`` methods the
+    options on theirs, so asking for ``("choice",)`` alone sends the letters only.
     """
 
     methods: tuple[str, ...] = MC_METHODS
@@ -109,34 +116,42 @@ class ChoiceExtractor(Extractor):
         return {"extractor": self.name, "methods": self.method_keys(), "prompts": prompt_manifest()}
 
     def requests(self, examples: Sequence[QAExample]) -> list[ScoreRequest]:
-        """The one ``ScoreRequest`` per question this extractor sends."""
+        """The ``ScoreRequest``s this extractor sends, per question in order: the letters on
+        the ``choice`` prompt (if asked for), then the options on the continuation prompt (if
+        any ``continuation_*`` method is asked for)."""
         letters = "choice" in self.config.methods
         options = any(m in _REDUCE for m in self.config.methods)
-        return [
-            ScoreRequest(
-                answer_prompt(ex),
-                continuations=tuple(" " + c.strip() for c in ex.choices) if options else (),
-                candidates=option_letters(ex) if letters else (),
-            )
-            for ex in examples
-        ]
+        out: list[ScoreRequest] = []
+        for ex in examples:
+            if letters:
+                out.append(ScoreRequest(answer_prompt(ex), candidates=option_letters(ex)))
+            if options:
+                conts = tuple(" " + c.strip() for c in ex.choices)
+                out.append(ScoreRequest(continuation_prompt(ex), continuations=conts))
+        return out
 
     def extract(self, backend: Backend, examples: Sequence[QAExample]) -> list[ConfidenceRecord]:
         check_accepts(self, examples)
-        if "choice" in self.config.methods:
+        letters = "choice" in self.config.methods
+        options = any(m in _REDUCE for m in self.config.methods)
+        if letters:
             backend.require("candidates", "the choice method")
-        if any(m in _REDUCE for m in self.config.methods):
+        if options:
             backend.require("score", "the continuation_* methods")
         if not examples:
             return []
-        results = backend.score(self.requests(examples))
+        results = iter(backend.score(self.requests(examples)))
         records: list[ConfidenceRecord] = []
-        for ex, res in zip(examples, results, strict=True):
+        for ex in examples:
+            letter_res = next(results) if letters else None
+            option_res = next(results) if options else None
             for method in self.config.methods:
-                if method == "choice":
-                    records.append(_option_record(ex, method, res.candidate_logprobs, {}))
+                if letter_res is not None and method == "choice":
+                    records.append(_option_record(ex, method, letter_res.candidate_logprobs, {}))
                     continue
-                lps = res.continuation_logprobs
+                if option_res is None:  # unreachable: a continuation method asked for it
+                    continue
+                lps = option_res.continuation_logprobs
                 scores = np.array([_REDUCE[method](lp) if len(lp) else -np.inf for lp in lps])
                 extra = {"n_tokens": [len(lp) for lp in lps]}
                 records.append(_option_record(ex, method, scores, extra))

@@ -4,8 +4,20 @@ Every prompt has the same shape. The user turn holds the question (with lettered
 multiple choice) and an instruction; the assistant turn starts with ``ANSWER_PREFIX``
 (``"Answer:"``) wherever the answer position must be right after it (internal extractors,
 the model's own answer in ``prefill``/``distribution``), and with
-``"Answer: <its answer>\\n<cue>"`` in ``prefill``/``distribution``. Backends without a chat
-template append the prefix to the text, so the same ``Prompt`` serves both.
+``"Answer: <its answer>\\n<cue>"`` in ``prefill``/``distribution``.
+
+Without a chat template (a base model) the backend reads ``Prompt.plain`` where a prompt has
+one, and otherwise puts the assistant prefix on a line of its own after the user turn
+(``backends.base.plain_text``). The internal-confidence prompts carry ``plain`` texts laid out
+as lm-eval's MMLU tasks (the layout base models are evaluated with): ``choice`` lists the
+lettered options, with no instruction, and ends in ``"Answer:"`` on its own line
+(``mmlu``); the ``continuation_*`` methods score each option's text after
+``"Question: ...\\nAnswer:"`` (``mmlu_continuation``, options not listed). For MMLU
+questions both start with lm-eval's description line naming the subject.
+
+The ``continuation_*`` methods have a prompt of their own on chat models too: the question
+without lettered options and the open-answer instruction, so an option's text is scored as
+the answer the model was asked for, not after an instruction to write a letter only.
 
 A change to any template's text must bump its ``version``.
 """
@@ -45,6 +57,19 @@ MC_ANSWER = PromptTemplate(
     "mc_answer", 1, "Answer with the letter of the correct option only ({letters})."
 )
 OPEN_ANSWER = PromptTemplate("open_answer", 1, "Answer with a short answer only, no explanation.")
+# lm-eval 0.4's MMLU tasks, for models without a chat template.
+MC_PLAIN = PromptTemplate("mc_plain", 1, "{description}{question}\n{options}\nAnswer:")
+CONTINUATION_PLAIN = PromptTemplate(
+    "continuation_plain", 1, "{description}Question: {question}\nAnswer:"
+)
+MC_DESCRIPTION = PromptTemplate(
+    "mc_description",
+    1,
+    "The following are multiple choice questions (with answers) about {subject}.\n\n",
+)
+CONTINUATION_DESCRIPTION = PromptTemplate(
+    "continuation_description", 1, "The following are questions (with answers) about {subject}.\n\n"
+)
 VERBALIZED_MC = PromptTemplate(
     "verbalized_mc",
     1,
@@ -60,7 +85,18 @@ VERBALIZED_OPEN = PromptTemplate(
 
 PROMPT_TEMPLATES: dict[str, PromptTemplate] = {
     t.name: t
-    for t in (MC_QUESTION, OPEN_QUESTION, MC_ANSWER, OPEN_ANSWER, VERBALIZED_MC, VERBALIZED_OPEN)
+    for t in (
+        MC_QUESTION,
+        OPEN_QUESTION,
+        MC_ANSWER,
+        OPEN_ANSWER,
+        VERBALIZED_MC,
+        VERBALIZED_OPEN,
+        MC_PLAIN,
+        CONTINUATION_PLAIN,
+        MC_DESCRIPTION,
+        CONTINUATION_DESCRIPTION,
+    )
 }
 
 
@@ -74,24 +110,61 @@ def _letters_text(example: QAExample) -> str:
     return ", ".join(letters[:-1]) + " or " + letters[-1]
 
 
+def option_lines(example: QAExample) -> str:
+    """One ``"A. option"`` line per option."""
+    return "\n".join(
+        f"{letter}. {text}" for letter, text in zip(LETTERS, example.choices, strict=False)
+    )
+
+
 def question_block(example: QAExample) -> str:
     """The question, and for multiple choice one ``"A. option"`` line per option."""
     if example.is_multiple_choice:
-        options = "\n".join(
-            f"{letter}. {text}" for letter, text in zip(LETTERS, example.choices, strict=False)
-        )
-        return MC_QUESTION.render(question=example.question.strip(), options=options)
+        return MC_QUESTION.render(question=example.question.strip(), options=option_lines(example))
     return OPEN_QUESTION.render(question=example.question.strip())
 
 
+def _description(example: QAExample, template: PromptTemplate) -> str:
+    """lm-eval's MMLU description line (subject with spaces), "" for other datasets."""
+    if not example.source.startswith("mmlu") or not example.subject:
+        return ""
+    return template.render(subject=example.subject.replace("_", " "))
+
+
 def answer_prompt(example: QAExample) -> Prompt:
-    """The internal-confidence prompt: the answer position is right after ``"Answer:"``."""
+    """The internal-confidence prompt: the answer position is right after ``"Answer:"``.
+
+    Multiple choice: the ``choice`` prompt (lettered options listed). ``plain`` is lm-eval's
+    layout for base models (module doc)."""
+    question = example.question.strip()
     if example.is_multiple_choice:
         instruction = MC_ANSWER.render(letters=_letters_text(example))
+        plain = MC_PLAIN.render(
+            description=_description(example, MC_DESCRIPTION),
+            question=question,
+            options=option_lines(example),
+        )
     else:
         instruction = OPEN_ANSWER.render()
+        plain = CONTINUATION_PLAIN.render(description="", question=question)
     return Prompt(
-        user=f"{question_block(example)}\n\n{instruction}", assistant_prefix=ANSWER_PREFIX
+        user=f"{question_block(example)}\n\n{instruction}",
+        assistant_prefix=ANSWER_PREFIX,
+        plain=plain,
+    )
+
+
+def continuation_prompt(example: QAExample) -> Prompt:
+    """The ``continuation_*`` prompt of a multiple-choice question: the question alone (no
+    lettered options) and the open-answer instruction; each option's text is scored after
+    ``"Answer:"``. ``plain`` is lm-eval's ``mmlu_continuation`` layout."""
+    question = example.question.strip()
+    return Prompt(
+        user=f"{OPEN_QUESTION.render(question=question)}\n\n{OPEN_ANSWER.render()}",
+        assistant_prefix=ANSWER_PREFIX,
+        plain=CONTINUATION_PLAIN.render(
+            description=_description(example, CONTINUATION_DESCRIPTION), question=question
+        ),
     )
 
 

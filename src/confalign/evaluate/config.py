@@ -29,7 +29,8 @@ class ConfigError(ValueError):
 HELP: dict[str, str] = {
     "datasets": "Datasets: registry names (see `confalign datasets list`) or JSONL/CSV/Parquet "
     "files.",
-    "model": "Model: a Hugging Face id, a local folder, or 'default' (the embedded model).",
+    "model": "Model: a Hugging Face id, a local folder, 'default' (the embedded "
+    "SmolLM2-135M-Instruct) or 'gemma-3-270m' (the embedded Gemma-3-270M base model).",
     "backend": "Backend that runs the model.",
     "adapter": "LoRA adapter folder (peft) applied to the model.",
     "methods": "Confidence methods; default: every method that applies to each dataset's type.",

@@ -212,13 +212,14 @@ def _rate(name: str, count: int, total: int) -> dict[str, Any]:
 
 
 def gold_options(rows: Iterable[ResultRow]) -> dict[str, int]:
-    """Gold option index per example: ``extra["gold"]`` where a record stores it, else the
-    letter a correct multiple-choice prediction names. Examples no record reveals are absent."""
+    """Gold option index per example, from the gold letter the pipeline stores on every row
+    (``ResultRow.gold``). Runs stored without it fall back on the letter a correct
+    multiple-choice prediction names; examples neither reveals are absent."""
     gold: dict[str, int] = {}
     for row in rows:
-        stored = row.extra.get("gold") if isinstance(row.extra, Mapping) else None
-        if isinstance(stored, int) and not isinstance(stored, bool):
-            gold[row.example_id] = stored
+        stored = row.gold.strip()
+        if row.probs is not None and len(stored) == 1 and stored in LETTERS:
+            gold[row.example_id] = LETTERS.index(stored)
         elif row.correct and row.probs is not None and row.kind == "internal":
             letter = row.prediction.strip()
             if len(letter) == 1 and letter in LETTERS:
