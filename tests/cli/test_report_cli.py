@@ -104,7 +104,9 @@ def test_demo_runs_the_library_demo_and_prints_the_table(
         return DemoResult(run, report, files)
 
     monkeypatch.setattr(cli_demo, "run_demo", fake_run_demo)
-    code, out, err = invoke("demo", "-o", str(tmp_path / "demo"), "--limit", "60", "--no-progress")
+    code, out, err = invoke(
+        "demo", "-o", str(tmp_path / "demo"), "--limit", "60", "--no-repair", "--no-progress"
+    )
     assert code == 0, err
     config = seen["config"]
     assert (
