@@ -4,8 +4,10 @@
   on [0, ln 2] and the values), mean Cv given the correct, the wrong, the own and a blank
   answer, the masking shift ``Cv(blank) - Cv(own)`` (mean and mean absolute), the own answers'
   accuracy.
-- ``rollout``: the mean share of the confidence position's rollout row per segment, and per
-  token of the segment (its share divided by its token count, averaged over questions).
+- ``rollout``: the mean share of the confidence position's rollout row per segment, per token
+  of the segment (its share divided by its token count, averaged over questions), and among
+  the four content segments only (``content_share``: ``other``, where the first token acts as
+  an attention sink, left out and the rest renormalised per question).
 - ``ig``: per segment, the mean share of absolute attribution (|a| summed over the segment over
   |a| summed over the prompt) and the mean signed attribution; the completeness gap (median and
   largest relative gap, mean |delta|).
@@ -22,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from confalign.analysis.answer_dependence.config import AnswerDependenceConfig
-from confalign.analysis.answer_dependence.segments import ALL_SEGMENTS
+from confalign.analysis.answer_dependence.segments import ALL_SEGMENTS, SEGMENTS
 
 JSD_THRESHOLD = 0.1  # the paper: "JSD <= 0.1 for the vast majority of samples"
 HIST_BINS = 20
@@ -102,11 +104,18 @@ def _per_token(rows: Sequence[Mapping[str, Any]], field: str) -> dict[str, float
 def _rollout(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     if not rows:
         return None
+    content = []
+    for r in rows:
+        total = sum(r["shares"][s] for s in SEGMENTS)
+        content.append({s: r["shares"][s] / total if total else math.nan for s in SEGMENTS})
     return {
         "n": len(rows),
+        "content_share": {s: _mean([c[s] for c in content]) for s in SEGMENTS},
         "share": _per_segment(rows, "shares"),
         "share_per_token": _per_token(rows, "shares"),
         "tokens": _per_segment(rows, "tokens"),
+        "first_token_share": _mean([r.get("first_token_share") for r in rows]),
+        "last_token_share": _mean([r.get("last_token_share") for r in rows]),
         "seconds_per_question": _mean([r["seconds"] for r in rows]),
     }
 
