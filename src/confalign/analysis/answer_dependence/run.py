@@ -86,6 +86,7 @@ def run_answer_dependence(
         owned = backend is None
         if backend is None:
             backend = load_backend(config.backend, _backend_config(config))
+        status = "failed"
         try:
             targets = _targets(backend, formats, config)
             with records_path.open("a", encoding="utf-8") as sink:
@@ -96,12 +97,18 @@ def run_answer_dependence(
                             sink.write(json.dumps(record, allow_nan=True) + "\n")
                             sink.flush()
                             done.add(_key(record))
-            store.finish("complete")
+            status = "complete"
+        except KeyboardInterrupt:
+            status = "interrupted"
+            log(f"interrupted: the stored records are summarised; rerun to resume ({folder})")
         finally:
             if owned:
                 backend.close()
-        summary = summarize(read_records(records_path), config)
-        (folder / SUMMARY).write_text(json.dumps(summary, indent=2, allow_nan=True) + "\n")
+            # Whatever is stored is summarised, also after an interruption.
+            summary = summarize(read_records(records_path), config)
+            summary["status"] = status
+            (folder / SUMMARY).write_text(json.dumps(summary, indent=2, allow_nan=True) + "\n")
+            store.finish(status)
     return folder / SUMMARY
 
 
