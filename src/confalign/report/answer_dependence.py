@@ -149,9 +149,12 @@ def _jsd_table(entries: list, summary: Mapping[str, Any]) -> Table:
 
 def _masking_table(entries: list) -> Table:
     fields = ["cv_correct", "cv_wrong", "cv_own", "cv_blank", "mask_shift", "mask_abs_shift"]
+    fields.append("correctness_effect")
     t = Table(
-        "Mean Cv by the answer in the prefill; masking shift = Cv(blank) - Cv(own answer)",
-        ["dataset", "format", "N", "correct", "wrong", "own", "blank", "shift", "|shift|"],
+        "Mean Cv by the answer in the prefill; masking shift = Cv(blank) - Cv(own answer); "
+        "correct - wrong with the letter held fixed (multiple choice)",
+        ["dataset", "format", "N", "correct", "wrong", "own", "blank", "shift", "|shift|"]
+        + ["correct - wrong, same letter"],
     )
     t.rows = [_row(d, f, e.get("distribution"), fields) for d, f, e in entries]
     return t

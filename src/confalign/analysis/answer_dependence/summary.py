@@ -3,7 +3,8 @@
 - ``distribution``: per-question JSD (mean, median, 90th percentile, share <= 0.1, a histogram
   on [0, ln 2] and the values), mean Cv given the correct, the wrong, the own and a blank
   answer, the masking shift ``Cv(blank) - Cv(own)`` (mean and mean absolute), the own answers'
-  accuracy.
+  accuracy; for multiple choice, mean Cv per letter written and the correctness effect with
+  the letter held fixed (``_by_written_answer``).
 - ``rollout``: the mean share of the confidence position's rollout row per segment, per token
   of the segment (its share divided by its token count, averaged over questions), and among
   the four content segments only (``content_share``: ``other``, where the first token acts as
@@ -25,6 +26,7 @@ import numpy as np
 
 from confalign.analysis.answer_dependence.config import AnswerDependenceConfig
 from confalign.analysis.answer_dependence.segments import ALL_SEGMENTS, SEGMENTS
+from confalign.confidence.formats import get_format
 
 JSD_THRESHOLD = 0.1  # the paper: "JSD <= 0.1 for the vast majority of samples"
 HIST_BINS = 20
@@ -43,7 +45,9 @@ def summarize(
         datasets[name] = {}
         for fmt in config.formats:
             entry = {
-                "distribution": _distribution(grouped.get((name, fmt, "distribution"), [])),
+                "distribution": _distribution(
+                    grouped.get((name, fmt, "distribution"), []), get_format(fmt).values
+                ),
                 "rollout": _rollout(grouped.get((name, fmt, "rollout"), [])),
                 "ig": _ig(grouped.get((name, fmt, "ig"), [])),
             }
@@ -64,7 +68,9 @@ def _mean(values: Sequence[float]) -> float | None:
     return float(np.mean(finite)) if finite else None
 
 
-def _distribution(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+def _distribution(
+    rows: Sequence[Mapping[str, Any]], values: Sequence[float]
+) -> dict[str, Any] | None:
     if not rows:
         return None
     jsd = np.array([r["jsd"] for r in rows], dtype=np.float64)
@@ -86,8 +92,35 @@ def _distribution(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
         "mask_shift": _mean(shift),
         "mask_abs_shift": _mean([abs(s) for s in shift]),
         "own_accuracy": _mean([float(c) for c in own_correct]),
+        **_by_written_answer(rows, values),
         "seconds_per_question": _mean([r["seconds"] for r in rows]),
     }
+
+
+def _by_written_answer(
+    rows: Sequence[Mapping[str, Any]], values: Sequence[float]
+) -> dict[str, Any]:
+    """Multiple choice: mean Cv per letter written into the prefill, and the correctness
+    effect with the letter held fixed: the mean over letters of Cv(letter, when it is
+    correct) - Cv(letter, when it is wrong). A letter can prime a level of the same name
+    (``score_letter``), which the JSD alone cannot tell from answer dependence."""
+    cv: dict[tuple[str, bool], list[float]] = defaultdict(list)
+    v = np.asarray(values, dtype=np.float64)
+    for r in rows:
+        answers = [r["correct_answer"], *r["wrong_answers"]]
+        if not all(len(a) == 1 and a.isalpha() for a in answers):
+            return {}
+        cv[r["correct_answer"], True].append(float(np.dot(r["p_correct"], v)))
+        for a, p in zip(r["wrong_answers"], r["p_wrong"], strict=True):
+            cv[a, False].append(float(np.dot(p, v)))
+    letters = sorted({a for a, _ in cv})
+    by_letter = {a: _mean(cv[a, True] + cv[a, False]) for a in letters}
+    effects = [
+        float(np.mean(cv[a, True]) - np.mean(cv[a, False]))
+        for a in letters
+        if cv[a, True] and cv[a, False]
+    ]
+    return {"cv_by_answer": by_letter, "correctness_effect": _mean(effects)}
 
 
 def _per_segment(rows: Sequence[Mapping[str, Any]], field: str) -> dict[str, float | None]:
