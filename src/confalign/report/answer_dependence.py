@@ -153,8 +153,10 @@ def _masking_table(entries: list) -> Table:
     t = Table(
         "Mean Cv by the answer in the prefill; masking shift = Cv(blank) - Cv(own answer); "
         "correct - wrong with the letter held fixed (multiple choice)",
-        ["dataset", "format", "N", "correct", "wrong", "own", "blank", "shift", "|shift|"]
-        + ["correct - wrong, same letter"],
+        [
+            *("dataset", "format", "N", "correct", "wrong", "own", "blank", "shift", "|shift|"),
+            "correct - wrong, same letter",
+        ],
     )
     t.rows = [_row(d, f, e.get("distribution"), fields) for d, f, e in entries]
     return t
