@@ -71,3 +71,60 @@ def elicitation_command(
         if output is not None:
             output.write_text(text)
     typer.echo(text)
+
+
+@analyze_app.command("answer-dependence")
+def answer_dependence_command(
+    datasets: Annotated[str, typer.Option("--datasets", "-d", help="Comma-separated datasets.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Run directory to write.")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Hub id, folder or 'default'.")] = (
+        "default"
+    ),
+    adapter: Annotated[str | None, typer.Option(help="A LoRA adapter folder (peft).")] = None,
+    formats: Annotated[str, typer.Option(help="Verbalized formats, comma-separated.")] = (
+        "score_letter,score_number"
+    ),
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", help="Questions per dataset.")
+    ] = None,
+    rollout_limit: Annotated[
+        int | None, typer.Option(help="Of those, how many get attention rollout (0: none).")
+    ] = None,
+    ig_limit: Annotated[
+        int | None, typer.Option(help="Of those, how many get integrated gradients (0: none).")
+    ] = None,
+    ig_steps: Annotated[int, typer.Option(help="Integrated-gradients steps.")] = 64,
+    ig_batch: Annotated[int, typer.Option(help="IG steps per forward pass.")] = 8,
+    seed: Annotated[int, typer.Option(help="Sample and distractor seed.")] = 0,
+    stratify: Annotated[bool, typer.Option(help="Stratify the sample by subject.")] = True,
+    dtype: Annotated[str, typer.Option(help="auto, float32, bfloat16 or float16.")] = "auto",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda...")] = "auto",
+    threads: Annotated[int | None, typer.Option(help="CPU threads for torch.")] = None,
+) -> None:
+    """ADVICE's answer-dependence analyses: JSD given correct vs wrong answers, answer masking,
+    attention rollout and integrated gradients from the confidence position. Resumable."""
+    from confalign.analysis.answer_dependence import (
+        AnswerDependenceConfig,
+        run_answer_dependence,
+    )
+
+    with user_errors():
+        config = AnswerDependenceConfig(
+            datasets=tuple(d.strip() for d in datasets.split(",") if d.strip()),
+            output=output,
+            model=model,
+            adapter=adapter,
+            formats=tuple(f.strip() for f in formats.split(",") if f.strip()),
+            limit=limit,
+            rollout_limit=rollout_limit,
+            ig_limit=ig_limit,
+            ig_steps=ig_steps,
+            ig_batch=ig_batch,
+            seed=seed,
+            stratify=stratify,
+            dtype=dtype,
+            device=device,
+            threads=threads,
+        )
+        summary = run_answer_dependence(config, log=lambda m: typer.echo(m, err=True))
+    typer.echo(f"summary: {summary}")

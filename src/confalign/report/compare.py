@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from confalign.report import answer_dependence
 from confalign.report.compute import RunReport
 from confalign.report.estimates import ReportOptions, jsonable
 from confalign.report.figures import comparison_figures
@@ -72,6 +73,7 @@ def _values(report: RunReport) -> dict[tuple[str, tuple[str, str]], Any]:
         for a in section["alignment"]:
             for name, estimate in a["metrics"].items():
                 out[(name, (dataset, f"{a['verbalized']} vs {a['internal']}"))] = estimate
+    out.update(answer_dependence.compare_values(report.data.get("answer_dependence")))
     return out
 
 

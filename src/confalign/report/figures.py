@@ -55,6 +55,9 @@ def run_figures(report: RunReport) -> dict[str, bytes]:
                     out[figure_id(dataset, "scatter", f"{verbal}|{internal}")] = png(
                         plots.alignment_scatter(pair.cv, pair.ci, title=f"{verbal}\nvs {internal}")
                     )
+    from confalign.report import answer_dependence  # it imports ``png`` from here
+
+    out.update(answer_dependence.figures(report.data.get("answer_dependence")))
     return out
 
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from confalign.report import answer_dependence
 from confalign.report import tables as T
 from confalign.report.compute import RunReport
 from confalign.report.figures import data_uri, figure_file
@@ -51,7 +52,7 @@ def run_page(report: RunReport, figures: Mapping[str, bytes]) -> Page:
         intro=list(data["notes"]),
         sections=[Section("Run", tables=[T.run_table(run, data["settings"])])],
     )
-    if not data["datasets"]:
+    if not data["datasets"] and "answer_dependence" not in data:
         page.intro.append("The run has no stored results yet.")
     if data.get("recalibration"):
         page.sections.append(
@@ -59,6 +60,7 @@ def run_page(report: RunReport, figures: Mapping[str, bytes]) -> Page:
         )
     for dataset, section in data["datasets"].items():
         page.sections += dataset_sections(dataset, section, info, figures)
+    page.sections += answer_dependence.sections(data.get("answer_dependence"), figures)
     return page
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from confalign.report import answer_dependence
 from confalign.report.compute import RunReport, compute_report
 from confalign.report.estimates import ReportOptions, jsonable
 from confalign.report.figures import figure_file, run_figures
@@ -43,7 +44,11 @@ def build_report(
 ) -> RunReport:
     """Load ``run_dir`` and compute its report."""
     manifest, rows = load_run(run_dir)
-    return compute_report(rows, manifest, options, run_path=str(run_dir))
+    report = compute_report(rows, manifest, options, run_path=str(run_dir))
+    summary = answer_dependence.load_summary(run_dir)
+    if summary is not None:
+        report.data["answer_dependence"] = summary
+    return report
 
 
 def write_report(
