@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -270,10 +270,6 @@ def save_adapter(policy: nn.Module, folder: Path, *, config: dict[str, Any], car
         (tmp / "training_config.json").write_text(json.dumps(config, indent=2, default=str) + "\n")
         (tmp / "README.md").write_text(card)
     return folder
-
-
-def settings_dict(settings: TrainSettings) -> dict[str, Any]:
-    return asdict(settings)
 
 
 def is_main_process() -> bool:
