@@ -100,7 +100,8 @@ def test_score_continuation_from_echo(monkeypatch: pytest.MonkeyPatch) -> None:
     backend, _ = _backend(monkeypatch, handler)
     (res,) = backend.score([ScoreRequest(Prompt("Q: x\nA: "), continuations=("Paris",))])
     np.testing.assert_array_equal(res.continuation_logprobs[0], [-6, -7])
-    assert backend.render(Prompt("u", system="s", assistant_prefix="p")) == "s\n\nu\np"  # without a chat template the prefix starts a line
+    # without a chat template the assistant prefix starts a line of its own
+    assert backend.render(Prompt("u", system="s", assistant_prefix="p")) == "s\n\nu\np"
     assert "chat" not in backend.capabilities and "prefill" in backend.capabilities
 
 
