@@ -104,7 +104,8 @@ def test_plain_prompts_without_chat(default_gguf: Path) -> None:
     backend = load_backend("llamacpp", BackendConfig(model=str(default_gguf), chat=False))
     try:
         p = Prompt("Question?", system="Sys.", assistant_prefix=" A:")
-        assert backend.render(p) == "Sys.\n\nQuestion? A:"
+        # a base-model prompt: the assistant prefix on a line of its own, as lm-eval lays it out
+        assert backend.render(p) == "Sys.\n\nQuestion?\n A:"
         assert "chat" not in backend.capabilities
         (res,) = backend.score([ScoreRequest(p, continuations=(" yes",))])
         assert res.continuation_logprobs[0].shape == (1,)

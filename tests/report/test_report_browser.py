@@ -48,7 +48,9 @@ def test_report_renders_offline_with_tables_and_images(tmp_path: Path) -> None:
     assert summary["title"].startswith("confalign report")
     assert summary["tables"] >= 5  # run, summary, formats x modes, alignment, all metrics...
     images = summary["images"]
-    assert len(images) == 16
+    # per method: reliability + histogram (4 + 4), one risk-coverage plot, the Cv histograms
+    # again in the alignment section (2) and the Cv-vs-Ci scatters (6)
+    assert len(images) == 17
     assert all(i["complete"] and i["width"] > 100 for i in images), images
     assert "Reliability diagrams" in summary["headings"]
     assert "Cv–Ci alignment" in summary["headings"]
