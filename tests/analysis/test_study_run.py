@@ -10,15 +10,17 @@ on both sides) must come before any model loads, as one line and exit code 2.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-import typer
-from typer.testing import CliRunner
 
 from confalign import metrics as M
 from confalign.runs import RunStore
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
+from cli_helpers import assert_user_error, group, run_app
 
 
 def write_mc(path: Path, n: int, offset: int) -> Path:
@@ -35,28 +37,10 @@ def write_mc(path: Path, n: int, offset: int) -> Path:
     return path
 
 
-def app() -> typer.Typer:
+def invoke(*args: str) -> tuple[int, str, str]:
     from confalign.cli.study import study_command
 
-    group = typer.Typer(pretty_exceptions_enable=False)
-    group.callback()(lambda: None)
-    group.command("study")(study_command)
-    return group
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app(), ["study", *args])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
-
-
-def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
+    return run_app(group({"study": study_command}), ["study", *args])
 
 
 @pytest.fixture(scope="module")
@@ -136,26 +120,28 @@ def test_study_on_tiny_models(tiny_model_dir: Path, adapters: list[Path], tmp_pa
 
 def test_errors_are_one_line_before_any_model_loads(tiny_model_dir: Path, tmp_path: Path) -> None:
     out = str(tmp_path / "s")
-    assert_one_line_error(*invoke("-o", out)[::2], "at least one")
-    assert_one_line_error(
-        *invoke("-p", f"{tiny_model_dir},{tiny_model_dir}", "-o", out)[::2],
+    assert_user_error(*invoke("-o", out), "at least one")
+    assert_user_error(
+        *invoke("-p", f"{tiny_model_dir},{tiny_model_dir}", "-o", out),
         "base and tuned are the same model",
     )
-    assert_one_line_error(
-        *invoke("-p", f"{tiny_model_dir},{tmp_path}/no/such/model", "-o", out)[::2],
+    assert_user_error(
+        *invoke("-p", f"{tiny_model_dir},{tmp_path}/no/such/model", "-o", out),
         "no/such/model",
         "does not exist",
     )
-    assert_one_line_error(
-        *invoke("-p", f"{tiny_model_dir},{tiny_model_dir}+{tmp_path}/none", "-o", out)[::2],
+    assert_user_error(
+        *invoke("-p", f"{tiny_model_dir},{tiny_model_dir}+{tmp_path}/none", "-o", out),
         "adapter folder",
     )
-    code, _, err = invoke(
+    code, stdout, err = invoke(
         "-p", f"default,{tiny_model_dir}", "--tasks", "calibrated_math", "--limit", "5", "-o", out
     )
-    assert_one_line_error(code, err, "'calibrated_math'", "without options", "calibrated_math_mc")
+    assert_user_error(
+        code, stdout, err, "'calibrated_math'", "without options", "calibrated_math_mc"
+    )
     assert not (tmp_path / "s" / "runs").exists()  # nothing ran
-    assert_one_line_error(
-        *invoke("-p", f"default,{tiny_model_dir}", "--methods", "verbalized", "-o", out)[::2],
+    assert_user_error(
+        *invoke("-p", f"default,{tiny_model_dir}", "--methods", "verbalized", "-o", out),
         "unknown 'verbalized'",
     )

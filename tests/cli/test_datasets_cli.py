@@ -9,30 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-import typer
-from typer.testing import CliRunner
-
 from confalign.cli.datasets import datasets_app
 from confalign.data import BENCHMARKS
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cli_helpers import assert_user_error, group, run_app
+
 
 def invoke(*args: str) -> tuple[int, str, str]:
-    app = typer.Typer(pretty_exceptions_enable=False)
-    app.callback()(lambda: None)
-    app.add_typer(datasets_app, name="datasets")
-    result = CliRunner().invoke(app, ["datasets", *args])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
-
-
-def assert_user_error(code: int, out: str, err: str, *fragments: str) -> None:
-    assert code == 2, (out, err)
-    lines = [ln for ln in err.strip().splitlines() if ln.startswith("error: ")]
-    assert len(lines) == 1, err
-    assert "Traceback" not in err + out
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
+    return run_app(group(groups={"datasets": datasets_app}), ["datasets", *args])
 
 
 def test_list_shows_every_benchmark() -> None:

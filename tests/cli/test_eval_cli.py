@@ -17,12 +17,13 @@ from pathlib import Path
 from subprocess import PIPE
 
 import pytest
-from typer.testing import CliRunner
 
 from confalign import data
 from confalign.runs import RunStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluate"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cli_helpers import assert_user_error, run_app
 from eval_doubles import (
     cli_group,
     install_loader,
@@ -42,19 +43,7 @@ def doubles(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli_group(), ["eval", *args, "--no-progress"])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
-
-
-def assert_user_error(code: int, out: str, err: str, *fragments: str) -> None:
-    assert code == 2, (out, err)
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    assert "Traceback" not in err + out
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
+    return run_app(cli_group(), ["eval", *args, "--no-progress"])
 
 
 def stored_rows(run: Path) -> list[dict]:

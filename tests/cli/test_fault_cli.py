@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
 from confalign.cli import _register, app
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluate"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runs"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run_faults as F
+from cli_helpers import assert_user_error, run_app
 from eval_doubles import install_loader, patch_pipeline
 
 import confalign.evaluate.pipeline as pipeline
@@ -27,20 +28,7 @@ import confalign.evaluate.pipeline as pipeline
 
 def invoke(*args: str) -> tuple[int, str, str]:
     _register()
-    result = CliRunner().invoke(app, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
-
-
-def one_line_error(code: int, out: str, err: str, *fragments: str) -> str:
-    assert code == 2, (out, err)
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    assert "Traceback" not in err + out
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
+    return run_app(app, args)
 
 
 @pytest.fixture
@@ -83,7 +71,7 @@ def test_report_and_eval_on_a_damaged_run(fault: str, tmp_path: Path, doubles: N
         ("analyze", "elicitation", str(run), "--dataset", "toy"),
         (*EVAL, "-o", str(run)),  # the same eval again: a resume
     ):
-        one_line_error(*invoke(*args), str(run / name), what)
+        assert_user_error(*invoke(*args), str(run / name), what)
         assert F.snapshot(run) == before, args  # nothing repaired, rewritten or added
 
 
@@ -94,7 +82,7 @@ def test_absent_device_is_refused_before_the_model_loads(
     loads: list[str] = []
     monkeypatch.setattr(pipeline, "load_backend", lambda *a: loads.append("loaded"))
     run = tmp_path / "run"
-    one_line_error(
+    assert_user_error(
         *invoke(*EVAL, "-o", str(run), "--device", "cuda:9"),
         "device: 'cuda:9' is not available on this machine",
         "available: cpu",
@@ -117,7 +105,7 @@ def test_a_failed_write_is_one_line_and_the_same_command_resumes(
 
     with monkeypatch.context() as mp:
         mp.setattr(sqlite3, "connect", partial(real, factory=FullDisk))
-        one_line_error(
+        assert_user_error(
             *invoke(*EVAL, "-o", str(run), "--batch-size", "2"),
             f"cannot write results to {run / 'results.sqlite'}: database or disk is full",
             "the batch of 2 rows was rolled back, 0 rows are stored",

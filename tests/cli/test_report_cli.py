@@ -8,40 +8,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "report"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cli_helpers import assert_user_error, group, run_app
 from report_helpers import make_run
 
 
-def group() -> typer.Typer:
-    """A typer group with the real commands, as ``confalign`` holds them."""
+def invoke(*args: str) -> tuple[int, str, str]:
     from confalign.cli.demo import demo_command
     from confalign.cli.report import compare_command, report_command
 
-    app = typer.Typer(pretty_exceptions_enable=False)
-    app.callback()(lambda: None)
-    app.command("report")(report_command)
-    app.command("compare")(compare_command)
-    app.command("demo")(demo_command)
-    return app
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(group(), list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
-
-
-def assert_user_error(code: int, out: str, err: str, *fragments: str) -> None:
-    assert code == 2, (out, err)
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    assert "Traceback" not in err + out
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
+    commands = {"report": report_command, "compare": compare_command, "demo": demo_command}
+    return run_app(group(commands), args)
 
 
 @pytest.fixture(scope="module")

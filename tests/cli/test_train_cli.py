@@ -8,38 +8,28 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from confalign.cli import _register, app
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cli_helpers import assert_user_error, run_app
 
 
 def invoke(*args: str) -> tuple[int, str, str]:
     _register()
-    result = CliRunner().invoke(app, [*args, "--no-progress"])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
-
-
-def assert_one_line(code: int, out: str, err: str, *fragments: str) -> None:
-    assert code == 2, (out, err)
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
+    return run_app(app, [*args, "--no-progress"])
 
 
 def test_train_limit_zero(tmp_path: Path) -> None:
     code, out, err = invoke("train", "dca", "--train-limit", "0", "--output", str(tmp_path / "o"))
-    assert_one_line(code, out, err, "train-limit: must be an integer >= 1, got 0")
+    assert_user_error(code, out, err, "train-limit: must be an integer >= 1, got 0")
     assert not (tmp_path / "o").exists()
 
 
 def test_unavailable_device(tmp_path: Path) -> None:
     code, out, err = invoke("train", "dca", "--device", "cuda:9", "--output", str(tmp_path / "o"))
-    assert_one_line(code, out, err, "'cuda:9' is not available", "available: cpu")
+    assert_user_error(code, out, err, "'cuda:9' is not available", "available: cpu")
 
 
 def test_pairs_file_with_a_missing_field(tmp_path: Path) -> None:
@@ -50,7 +40,7 @@ def test_pairs_file_with_a_missing_field(tmp_path: Path) -> None:
     out_dir = tmp_path / "o"
     args = ["train", "dca", "--pairs-file", str(pairs), "--ood-dataset", "none", "--output"]
     code, out, err = invoke(*args, str(out_dir))
-    assert_one_line(code, out, err, str(pairs), "row 2", "'rejected'")
+    assert_user_error(code, out, err, str(pairs), "row 2", "'rejected'")
     # the folder is claimed (its settings recorded) but nothing else was written
     assert sorted(p.name for p in out_dir.iterdir()) == ["dca.json"]
 
@@ -61,7 +51,7 @@ def test_overlapping_splits_are_refused(tmp_path: Path) -> None:
         "--eval-split", "test", "--eval-limit", "50", "--train-limit", "18000",
         "--output", str(tmp_path / "o"),
     )  # fmt: skip
-    assert_one_line(code, out, err, "shares 50 examples with the evaluation split")
+    assert_user_error(code, out, err, "shares 50 examples with the evaluation split")
     assert not (tmp_path / "o").exists()
 
 
@@ -69,14 +59,14 @@ def test_folder_of_another_run_or_other_files(tmp_path: Path) -> None:
     foreign = tmp_path / "foreign"
     (foreign / "checkpoints" / "checkpoint-40").mkdir(parents=True)
     code, out, err = invoke("train", "dca", "--output", str(foreign))
-    assert_one_line(code, out, err, "is not a confalign DCA output folder", "checkpoints")
+    assert_user_error(code, out, err, "is not a confalign DCA output folder", "checkpoints")
     other = tmp_path / "other"
     other.mkdir()
     settings = {"beta": 0.5}
     (other / "dca.json").write_text(json.dumps(settings))
     (other / "pairs.jsonl").write_text("kept\n")
     code, out, err = invoke("train", "dca", "--output", str(other))
-    assert_one_line(code, out, err, "holds another DCA run", "beta")
+    assert_user_error(code, out, err, "holds another DCA run", "beta")
     assert json.loads((other / "dca.json").read_text()) == settings  # untouched
     assert (other / "pairs.jsonl").read_text() == "kept\n"
 
@@ -87,7 +77,7 @@ def test_eval_refuses_a_folder_that_is_not_an_adapter(tmp_path: Path) -> None:
         "eval", "--datasets", "mmlu_offline", "--limit", "2",
         "--adapter", str(tmp_path / "not-an-adapter"), "--output", str(tmp_path / "run"),
     )  # fmt: skip
-    assert_one_line(code, out, err, "is not a LoRA adapter folder (no adapter_config.json)")
+    assert_user_error(code, out, err, "is not a LoRA adapter folder (no adapter_config.json)")
     assert not (tmp_path / "run").exists()
 
 
