@@ -3,6 +3,7 @@ prompt + completion forwards."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM
@@ -14,6 +15,11 @@ ITEMS = [
     TreeItem((5, 4), ((3,), (9, 9))),  # one-token completion
     TreeItem((7, 7, 7, 1, 2, 3, 4, 5, 6), ((1, 2), (1, 3), (4, 4, 4))),  # three completions
     TreeItem((9, 8), ((3, 4), (3, 4, 5))),  # a completion that is a prefix of another
+    # ADVICE's shape: two answers (20, 21 / 30), each with its cue (5, 6) before three levels
+    TreeItem(
+        (1, 2, 3),
+        tuple((*a, 5, 6, lv) for a in ((20, 21), (30,)) for lv in (40, 41, 42)),
+    ),
 ]
 
 
@@ -44,11 +50,26 @@ def test_common_length() -> None:
     assert common_length([(1,), (2,)]) == 0
 
 
-def test_tree_row_reads_each_completion_once_per_token() -> None:
-    row, members = tree_row(ITEMS[0])
-    # trunk = prompt + (6, 7); branches (8, 9) and (10, 11, 12): last tokens not fed
+def test_tree_row_feeds_each_prefix_once_and_reads_each_token_once() -> None:
+    trie, members = tree_row(ITEMS[0])
+    row = trie.row
+    # prompt, the shared (6, 7) once, then (8) and (10, 11): last tokens are read, not fed
     assert list(row.tokens) == [1, 2, 3, 4, 5, 6, 7, 8, 10, 11]
+    assert list(row.positions) == [0, 1, 2, 3, 4, 5, 6, 7, 7, 8]
     assert [list(row.read_tgt[m]) for m in members] == [[6, 7, 8, 9], [6, 7, 10, 11, 12]]
+    assert len(row.read_tgt) == 7  # 6 and 7 are read once for both completions
+    # 10 sees the prompt, 6, 7 and itself, not 8
+    assert list(np.flatnonzero(trie.ancestors[8])) == [0, 1, 2, 3, 4, 5, 6, 8]
+
+
+def test_tree_row_shares_an_answer_across_its_levels() -> None:
+    trie, members = tree_row(ITEMS[-1])
+    # prompt (3) + answer 1 with cue (20, 21, 5, 6) + answer 2 with cue (30, 5, 6)
+    assert list(trie.row.tokens) == [1, 2, 3, 20, 21, 5, 6, 30, 5, 6]
+    assert [list(trie.row.read_tgt[m]) for m in members[:2]] == [
+        [20, 21, 5, 6, 40],
+        [20, 21, 5, 6, 41],
+    ]
 
 
 @pytest.mark.parametrize("batch_tokens", [4096, 12])  # one batch, or one line per batch

@@ -13,9 +13,8 @@ Output folder (every step is stored and skipped when done, so the same command r
 - ``eval-base/``, ``eval-dca/`` (and ``valid-*`` with a validation split): eval runs;
 - ``report/``: ``dca.md``/``dca.json`` (the before/after table) and the runs' comparison.
 
-Splits: the held-out examples are the seeded (stratified) sample ``confalign eval --limit
-EVAL_LIMIT --seed EVAL_SEED`` takes; training (and validation) examples come from the training
-split with the held-out ids removed, and any overlap left is refused.
+Splits: ``_steps.make_splits`` (held-out = ``confalign eval``'s seeded sample; training and
+validation from the rest; overlap refused).
 
 Under ``accelerate launch`` the main process prepares the data first (the others then find it
 stored), every process trains, and the main process saves and evaluates.
@@ -23,7 +22,6 @@ stored), every process trains, and the main process saves and evaluates.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -34,6 +32,16 @@ import torch
 
 from confalign.backends.base import Prompt
 from confalign.data.example import QAExample
+from confalign.pipelines._steps import (
+    LazyBackend,
+    Splits,
+    TrainingRunError,
+    claim_output,
+    file_hash,
+    make_splits,
+    process_device,
+    run_evals,
+)
 from confalign.train.core import ADAPTER, TrainSettings, is_main_process
 
 PairMode = Literal["free", "prefill"]
@@ -41,7 +49,7 @@ LossType = Literal["ipo", "sigmoid"]
 STATE_FILE = "dca.json"
 
 
-class DCAError(ValueError):
+class DCAError(TrainingRunError):
     """A DCA setting or input is unusable (the message names it); nothing is lost."""
 
 
@@ -111,16 +119,8 @@ class DCAConfig:
         skip = {"output", "device", "threads", "evaluate"}
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
         out["train"] = asdict(self.train)
-        out["pairs_file"] = _file_hash(self.pairs_file) if self.pairs_file else None
+        out["pairs_file"] = file_hash(self.pairs_file) if self.pairs_file else None
         return json.loads(json.dumps(out, default=str))
-
-
-@dataclass(frozen=True)
-class Splits:
-    train: list[QAExample]
-    validation: list[QAExample]
-    heldout: list[QAExample]
-    ood: list[QAExample]
 
 
 @dataclass(frozen=True)
@@ -145,123 +145,30 @@ def run_dca(config: DCAConfig, *, progress: bool = True) -> DCAResult:
     with state.main_process_first():
         splits = make_splits(config)  # refuses overlapping splits before anything is written
         if state.is_main_process:
-            _claim_output(config)
-        backend = _LazyBackend(config)
+            claim_output(out, config.identity(), marker=STATE_FILE, kind="DCA")
+        backend = LazyBackend(
+            config.model, device=config.device, threads=config.threads, seed=config.seed
+        )
         pairs_path, stats = _pairs(config, splits, backend, progress)
         if config.evaluate and state.is_main_process:
-            _evaluate(config, splits, backend, adapter=None, progress=progress)
+            run_evals(_eval_runs(config, splits, None), backend, progress=progress)
         backend.close()
     adapter = out / ADAPTER
     if not (adapter / "adapter_model.safetensors").exists():
         _train(config, pairs_path)
     report = None
     if state.is_main_process and config.evaluate:
-        _evaluate(config, splits, None, adapter=adapter, progress=progress)
+        run_evals(_eval_runs(config, splits, adapter), None, progress=progress)
         report = _report(config, stats)
     n_pairs = sum(1 for line in pairs_path.read_text().splitlines() if line.strip())
     return DCAResult(out, adapter, n_pairs, stats, report)
 
 
-# -- output folder and splits ----------------------------------------------------------------
-
-
-def _claim_output(config: DCAConfig) -> None:
-    """Create the folder, or check that it holds this run; refuse another run's folder (or a
-    folder of other files) before anything is written."""
-    from confalign.runs import atomic_write, check_output_dir, make_output_dir
-
-    out = config.output
-    state = out / STATE_FILE
-    identity = config.identity()
-    if check_output_dir(out, marker=STATE_FILE, kind="DCA output folder"):
-        try:
-            stored = json.loads(state.read_text())
-        except (OSError, json.JSONDecodeError) as error:
-            raise DCAError(f"{state}: unreadable ({error}); use another --output") from None
-        diff = sorted(k for k in set(stored) | set(identity) if stored.get(k) != identity.get(k))
-        if diff:
-            raise DCAError(
-                f"{out} holds another DCA run (different {', '.join(diff)}); use another --output"
-            )
-        return
-    make_output_dir(out)
-    atomic_write(state, json.dumps(identity, indent=2) + "\n")
-
-
-def make_splits(config: DCAConfig) -> Splits:
-    """Held-out, training, validation and out-of-distribution examples (module docstring)."""
-    from confalign.data import load_benchmark
-    from confalign.data.sampling import sample
-
-    everything = list(load_benchmark(config.dataset, split=config.eval_split).examples)
-    heldout = sample(
-        everything, limit=config.eval_limit, seed=config.eval_seed, stratify=config.stratify
-    )
-    same = (config.train_split or None) == (config.eval_split or None)
-    pool = (
-        everything
-        if same
-        else list(load_benchmark(config.dataset, split=config.train_split).examples)
-    )
-    held_ids = {ex.id for ex in heldout}
-    if same:
-        pool = [ex for ex in pool if ex.id not in held_ids]
-    validation: list[QAExample] = []
-    if config.validation_limit:
-        validation = sample(
-            pool, limit=config.validation_limit, seed=config.seed + 1, stratify=config.stratify
-        )
-        val_ids = {ex.id for ex in validation}
-        pool = [ex for ex in pool if ex.id not in val_ids]
-    train = sample(pool, limit=config.train_limit, seed=config.seed, stratify=config.stratify)
-    overlap = held_ids & {ex.id for ex in train}
-    if overlap:
-        raise DCAError(
-            f"the training split shares {len(overlap)} examples with the evaluation split "
-            f"(e.g. {sorted(overlap)[0]!r}); choose disjoint splits"
-        )
-    ood: list[QAExample] = []
-    if config.ood_dataset:
-        ood = list(
-            load_benchmark(
-                config.ood_dataset,
-                limit=config.ood_limit,
-                seed=config.eval_seed,
-                stratify=config.stratify,
-            ).examples
-        )
-    return Splits(train, validation, heldout, ood)
-
-
 # -- pairs -------------------------------------------------------------------------------------
 
 
-class _LazyBackend:
-    """The ``hf`` backend of the base model, loaded on first use (not at all when every step
-    it serves is stored)."""
-
-    def __init__(self, config: DCAConfig) -> None:
-        self.config = config
-        self._backend: Any = None
-
-    def get(self) -> Any:
-        if self._backend is None:
-            from confalign.backends import BackendConfig, load_backend
-
-            c = self.config
-            self._backend = load_backend(
-                "hf", BackendConfig(model=c.model, device=c.device, threads=c.threads, seed=c.seed)
-            )
-        return self._backend
-
-    def close(self) -> None:
-        if self._backend is not None:
-            self._backend.close()
-            self._backend = None
-
-
 def _pairs(
-    config: DCAConfig, splits: Splits, backend: _LazyBackend, progress: bool
+    config: DCAConfig, splits: Splits, backend: LazyBackend, progress: bool
 ) -> tuple[Path, dict[str, int]]:
     from confalign.runs import atomic_write
     from confalign.train.dca_data import read_pairs, write_pairs
@@ -284,7 +191,7 @@ def _pairs(
 
 
 def _generate_pairs(
-    config: DCAConfig, train: Sequence[QAExample], backend: _LazyBackend, progress: bool
+    config: DCAConfig, train: Sequence[QAExample], backend: LazyBackend, progress: bool
 ) -> tuple[list[Any], Any]:
     from confalign.confidence.formats import get_format
     from confalign.confidence.prompts import verbalized_user
@@ -336,7 +243,7 @@ def _train(config: DCAConfig, pairs_path: Path) -> None:
 
     if config.threads:
         torch.set_num_threads(config.threads)
-    device = _process_device(config.device)
+    device = process_device(config.device)
     policy, tokenizer = load_policy(
         config.model, config.train.lora, device=device, seed=config.train.seed
     )
@@ -364,22 +271,10 @@ def _train(config: DCAConfig, pairs_path: Path) -> None:
         )
 
 
-def _process_device(device: str) -> torch.device:
-    """This process's device: under ``accelerate launch`` each GPU process takes its own."""
-    import os
-
-    from confalign.train.core import pick_device
-
-    chosen = pick_device(device)
-    if chosen.type == "cuda" and chosen.index is None and "LOCAL_RANK" in os.environ:
-        return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
-    return chosen
-
-
 def _cached_reference(config: DCAConfig, pairs_path: Path, compute: Any) -> torch.Tensor:
     """The reference log-probabilities, stored with the hash of the pairs they belong to."""
     path = config.output / "reference.pt"
-    key = {"pairs": _file_hash(pairs_path), "model": config.model}
+    key = {"pairs": file_hash(pairs_path), "model": config.model}
     if path.exists():
         stored = torch.load(path, weights_only=True)
         if stored.get("key") == json.dumps(key, sort_keys=True):
@@ -425,34 +320,6 @@ def _eval_runs(config: DCAConfig, splits: Splits, adapter: Path | None) -> list[
             )
         )
     return runs
-
-
-def _evaluate(
-    config: DCAConfig,
-    splits: Splits,
-    backend: _LazyBackend | None,
-    *,
-    adapter: Path | None,
-    progress: bool,
-) -> None:
-    from confalign.evaluate import run_eval
-
-    for eval_config, examples in _eval_runs(config, splits, adapter):
-        if (
-            eval_config.output
-            and (eval_config.output / "manifest.json").exists()
-            and _complete(eval_config.output)
-        ):
-            continue
-        hf = backend.get() if backend is not None else None
-        run_eval(eval_config, progress=progress, backend=hf, examples=examples)
-
-
-def _complete(run_dir: Path) -> bool:
-    try:
-        return json.loads((run_dir / "manifest.json").read_text()).get("status") == "complete"
-    except (OSError, json.JSONDecodeError):
-        return False
 
 
 def _report(config: DCAConfig, stats: dict[str, int]) -> Path:
@@ -528,9 +395,3 @@ internal probability of the answer it gave.
 
 {results or "Not evaluated yet (run the same command again without --no-eval)."}
 """
-
-
-def _file_hash(path: Path | str | None) -> str | None:
-    if path is None:
-        return None
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]

@@ -2,7 +2,7 @@
 methods"). Shapes are ``(n_pairs,)``; every function returns the per-pair loss, and the caller
 takes the mean, so a batch split over gradient-accumulation steps or processes averages the same.
 
-Preference losses take the policy's and the reference's summed log-probabilities of the chosen
+Preference losses (DCA) take the policy's and the reference's summed log-probabilities of the chosen
 and rejected completions (nats) and, for IPO, their lengths in tokens:
 
 - ``sigmoid`` (DPO, Rafailov et al. 2023): ``-log sigmoid(beta * (r_c - r_r))`` with
@@ -11,10 +11,22 @@ and rejected completions (nats) and, for IPO, their lengths in tokens:
   the completion lengths ``n`` is TRL's (``DPOTrainer``, loss_type="ipo"; its authors confirmed
   it with the IPO authors), not in the IPO paper's equation 17; confalign matches TRL so that
   ``beta`` means the same in both.
+
+Confidence-level losses (ADVICE, ConfTuner) take log-probabilities over a format's levels,
+shape ``(n, n_levels)``, normalised over the levels (``log_softmax``), and the levels' values
+in [0, 1] (DESIGN.md "Training methods"):
+
+- ADVICE's three terms, with ``P_c``/``P_w`` the level distributions after the correct and the
+  wrong answer and ``mu = sum P(level) * value``: ``jsd_hinge = max(0, d_jsd - JSD(P_c, P_w))``,
+  ``margin_hinge = max(0, d_m - (mu_c - mu_w))``, ``sum_penalty = |1 - (mu_c + mu_w)|``.
+- ConfTuner's tokenized Brier: ``sum_i P(level_i) * (y - value_i)^2``, the Brier score in
+  expectation over the level distribution (not the Brier score of the expected value, which
+  a confident-but-split distribution would game).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -53,6 +65,45 @@ def ipo(
         rejected_len.clamp(min=1)
     )
     return (delta - 1.0 / (2.0 * beta)) ** 2
+
+
+def jsd(log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
+    """Jensen-Shannon divergence per row, natural log, in [0, ln 2], from log-probabilities.
+    A zero probability (-inf) is floored at -1e4 (exp underflows to 0), so ``0 log 0`` is 0
+    rather than NaN, and so is its gradient."""
+    log_p, log_q = log_p.clamp(min=-1e4), log_q.clamp(min=-1e4)
+    log_m = torch.logsumexp(torch.stack([log_p, log_q]), dim=0) - math.log(2.0)
+    kl_pm = (log_p.exp() * (log_p - log_m)).sum(-1)
+    kl_qm = (log_q.exp() * (log_q - log_m)).sum(-1)
+    return 0.5 * (kl_pm + kl_qm)
+
+
+def expected_value(log_p: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """mu = sum P(level) * value(level) per row: the ``distribution`` mode's Cv."""
+    return log_p.exp() @ values.to(log_p.dtype)
+
+
+def jsd_hinge(log_p_c: torch.Tensor, log_p_w: torch.Tensor, margin: float) -> torch.Tensor:
+    """ADVICE's JSD term: ``max(0, margin - JSD(P_c, P_w))`` per question."""
+    return F.relu(margin - jsd(log_p_c, log_p_w))
+
+
+def margin_hinge(mu_c: torch.Tensor, mu_w: torch.Tensor, margin: float) -> torch.Tensor:
+    """ADVICE's margin term: ``max(0, margin - (mu_c - mu_w))`` per question."""
+    return F.relu(margin - (mu_c - mu_w))
+
+
+def sum_penalty(mu_c: torch.Tensor, mu_w: torch.Tensor) -> torch.Tensor:
+    """ADVICE's sum term: ``|1 - (mu_c + mu_w)|`` per question."""
+    return (1.0 - (mu_c + mu_w)).abs()
+
+
+def expected_brier(
+    log_p: torch.Tensor, values: torch.Tensor, correct: torch.Tensor
+) -> torch.Tensor:
+    """ConfTuner's tokenized Brier per answer: ``sum_i P(level_i) * (y - value_i)^2``."""
+    y = correct.to(log_p.dtype)[:, None]
+    return (log_p.exp() * (y - values.to(log_p.dtype)[None, :]) ** 2).sum(-1)
 
 
 PreferenceLoss = Callable[..., torch.Tensor]

@@ -1,18 +1,21 @@
 """The training forward pass: sequences that share a prompt, run once, with gradients.
 
-A loss compares several completions of one prompt (DCA: chosen and rejected; ADVICE: the
-confidence levels after a correct and a wrong answer; ConfTuner: every level). They share the
-prompt and often the start of the completion too (``"Answer: C\\nProbability:"``), and differ
-in a few tokens. A ``TreeItem`` is laid out as ONE row: the trunk (prompt + the completions'
-common prefix) once, then each completion's remaining tokens as a branch, with the tree mask
-and restarted position ids of the ``hf`` backend's scorer (``backends._hf_scoring``, whose
-docstring has the why), so every completion token gets exactly the hidden state of its plain
-prompt + completion forward. Log-probabilities are read only at completion tokens: the decoder
-runs over the row, the hidden states at read positions are gathered, and only those go through
-the vocabulary projection (21% of SmolLM2-135M's FLOPs when run at every position).
+A loss compares several completions of one prompt (DCA: chosen and rejected; ADVICE: every
+confidence level after a correct and after a wrong answer; ConfTuner: every level). They
+share the prompt and often much of the completion too (``"Answer: C\\nProbability:"``; an
+answer and its cue before each of ten levels). A ``TreeItem`` is laid out as ONE row: the
+prompt, then the completions as a trie (every distinct prefix once), with a mask that lets a
+token attend exactly to its ancestors and position ids equal to its depth, so every
+completion token gets exactly the hidden state of its plain prompt + completion forward.
+Log-probabilities are read only at completion tokens (each distinct (position, token) once):
+the decoder runs over the row, the hidden states at read positions are gathered, and only
+those go through the vocabulary projection (21% of SmolLM2-135M's FLOPs when run at every
+position).
 
 Written here rather than taken from TRL: TRL's DPOTrainer concatenates chosen and rejected as
 two full rows and projects every position (DESIGN.md "Measured facts": 3.7x the least work).
+The ``hf`` backend's scorer shares only the prompt (``backends._hf_rows.shared_row``); the
+trie matters for ADVICE, whose ten levels would otherwise each recompute a 20-token answer.
 
 Models whose attention layers use a sliding window cannot take a custom mask (it would
 override the window): for them ``tree=False`` lays out one plain causal row per completion.
@@ -27,8 +30,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from confalign.backends._hf_rows import Layout, Row, make_batches, plain_row, shared_row
-from confalign.backends._hf_scoring import _has_sliding_window, _split_body_head, tree_mask
+from confalign.backends._hf_rows import Layout, Row, make_batches, plain_row
+from confalign.backends._hf_scoring import _has_sliding_window, _split_body_head
 
 
 @dataclass(frozen=True)
@@ -57,22 +60,72 @@ def common_length(seqs: Sequence[Sequence[int]]) -> int:
     return n
 
 
-def tree_row(item: TreeItem) -> tuple[Row, list[np.ndarray]]:
-    """The row of ``item`` and, per completion, the indices of its reads in the row's reads
-    (the trunk's completion tokens, counted in every completion, then its own branch)."""
-    shared = common_length(item.completions)
-    # Keep one token of each completion in its branch, so every branch starts where the
-    # completions part (a completion that is a prefix of another keeps its last token).
-    shared = min(shared, *(len(c) - 1 for c in item.completions))
-    trunk = [*item.prompt, *item.completions[0][:shared]]
-    row, slices = shared_row(trunk, [c[shared:] for c in item.completions])
-    n_prompt = len(item.prompt)
-    trunk_pos = np.arange(n_prompt - 1, n_prompt - 1 + shared, dtype=np.int64)
-    row.read_pos = np.concatenate([trunk_pos, row.read_pos])
-    row.read_tgt = np.concatenate([np.asarray(trunk[n_prompt:], dtype=np.int64), row.read_tgt])
-    head = np.arange(shared, dtype=np.int64)
-    members = [np.concatenate([head, shared + np.arange(sl.start, sl.stop)]) for sl in slices]
-    return row, members
+@dataclass
+class TrieRow:
+    """A row's tokens and reads (``Row``) and its ancestor matrix: ``ancestors[q, k]`` is True
+    when token k is token q or one of its ancestors (the prompt is a chain; a completion
+    token's parent is the token before it in its completion)."""
+
+    row: Row
+    ancestors: np.ndarray
+
+
+def tree_row(item: TreeItem) -> tuple[TrieRow, list[np.ndarray]]:
+    """The trie row of ``item`` and, per completion, the indices of its reads in the row's
+    reads (shared reads counted in every completion that has them)."""
+    tokens = list(item.prompt)
+    parent = list(range(-1, len(tokens) - 1))
+    node: dict[tuple[int, ...], int] = {(): len(tokens) - 1}
+    reads: dict[tuple[int, int], int] = {}
+    members = []
+    for completion in item.completions:
+        idx = []
+        for j, target in enumerate(completion):
+            at = node[completion[:j]]  # c[j] is predicted at the node of c[:j]
+            idx.append(reads.setdefault((at, target), len(reads)))
+            if j + 1 < len(completion) and completion[: j + 1] not in node:
+                # Fed only when something is read after it (a completion's last token is not).
+                node[completion[: j + 1]] = len(tokens)
+                tokens.append(target)
+                parent.append(at)
+        members.append(np.asarray(idx, dtype=np.int64))
+    n = len(tokens)
+    ancestors = np.zeros((n, n), dtype=bool)
+    depth = np.zeros(n, dtype=np.int64)
+    for i, up in enumerate(parent):  # parents come before their children
+        if up >= 0:
+            ancestors[i] = ancestors[up]
+            depth[i] = depth[up] + 1
+        ancestors[i, i] = True
+    read_pos = np.fromiter((k[0] for k in reads), dtype=np.int64, count=len(reads))
+    read_tgt = np.fromiter((k[1] for k in reads), dtype=np.int64, count=len(reads))
+    row = Row(
+        tokens=np.asarray(tokens, dtype=np.int64),
+        read_pos=read_pos,
+        read_tgt=read_tgt,
+        branch=np.zeros(n, dtype=np.int64),  # marks the row as needing a custom mask
+        positions=depth,
+    )
+    return TrieRow(row, ancestors), members
+
+
+def trie_mask(
+    layout: Layout, tries: Sequence[np.ndarray], *, sdpa: bool, dtype: torch.dtype
+) -> torch.Tensor:
+    """(batch, 1, width, width) mask of a layout of trie rows (``tries``: their ancestor
+    matrices in placement order): a token attends to its ancestors in its own row; a pad only
+    to itself. Boolean for sdpa (True = attend), additive (0 / dtype min) for eager."""
+    batch, width = layout.ids.shape
+    allowed = np.zeros((batch, width, width), dtype=bool)
+    allowed[:, np.arange(width), np.arange(width)] = True
+    for start, anc in zip(layout.starts, tries, strict=True):
+        b, col = divmod(start, width)
+        n = len(anc)
+        allowed[b, col : col + n, col : col + n] = anc
+    mask = torch.from_numpy(allowed)[:, None]
+    if sdpa:
+        return mask
+    return torch.zeros(mask.shape, dtype=dtype).masked_fill(~mask, torch.finfo(dtype).min)
 
 
 def plain_rows(item: TreeItem) -> tuple[list[Row], list[np.ndarray]]:
@@ -105,17 +158,19 @@ class PackedScorer:
         """Per item, a ``(n_completions, 2)`` tensor: summed log-probability (nats,
         differentiable) and token count of each completion."""
         rows: list[Row] = []
+        tries: list[np.ndarray] = []
         members: list[list[tuple[int, np.ndarray]]] = []
         for item in items:
             if self.tree:
-                row, idx = tree_row(item)
+                trie, idx = tree_row(item)
                 members.append([(len(rows), m) for m in idx])
-                rows.append(row)
+                rows.append(trie.row)
+                tries.append(trie.ancestors)
             else:
                 new_rows, idx = plain_rows(item)
                 members.append([(len(rows) + k, m) for k, m in enumerate(idx)])
                 rows.extend(new_rows)
-        reads = self._token_logprobs(model, rows)
+        reads = self._token_logprobs(model, rows, tries)
         out = []
         for item_members in members:
             sums = torch.stack([reads[r][torch.from_numpy(m)].sum() for r, m in item_members])
@@ -123,20 +178,24 @@ class PackedScorer:
             out.append(torch.stack([sums, counts], dim=1))
         return out
 
-    def _token_logprobs(self, model: nn.Module, rows: Sequence[Row]) -> list[torch.Tensor]:
-        """Per row, the log-probabilities of its read targets, in read order."""
+    def _token_logprobs(
+        self, model: nn.Module, rows: Sequence[Row], tries: Sequence[np.ndarray]
+    ) -> list[torch.Tensor]:
+        """Per row, the log-probabilities of its read targets, in read order (``tries``: the
+        rows' ancestor matrices; empty for plain rows)."""
         device = next(model.parameters()).device
         result: dict[int, torch.Tensor] = {}
         for lines in make_batches([len(r) for r in rows], self.batch_tokens, pack=self.tree):
             layout = Layout(rows, lines, self.pad_id)
             inputs: dict = {"input_ids": torch.from_numpy(layout.ids).to(device)}
+            order = [i for line in lines for i in line]
             if layout.custom:
                 dtype = next(p for p in model.parameters()).dtype
-                inputs["attention_mask"] = tree_mask(
-                    layout, 0, sdpa=self.attn == "sdpa", dtype=dtype, device=device
+                mask = trie_mask(
+                    layout, [tries[i] for i in order], sdpa=self.attn == "sdpa", dtype=dtype
                 )
+                inputs["attention_mask"] = mask.to(device)
                 inputs["position_ids"] = torch.from_numpy(layout.positions).to(device)
-            order = [i for line in lines for i in line]
             flat = np.concatenate(
                 [start + rows[i].read_pos for i, start in zip(order, layout.starts, strict=True)]
             )
