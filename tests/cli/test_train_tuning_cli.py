@@ -81,3 +81,24 @@ def test_end_to_end_on_a_tiny_model(tiny_model_dir: Path, tmp_path: Path, method
     code, _, err = invoke(*args)  # finished: nothing is recomputed
     assert code == 0, err
     assert sorted(p.name for p in out.rglob("*") if p.is_file()) == before
+
+
+@pytest.mark.parametrize("error", ["keyboard", "eval"])
+def test_an_interrupt_exits_130_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: str
+) -> None:
+    import confalign.pipelines.tuning as tuning
+    from confalign.evaluate import EvalInterrupted
+
+    def stop(*args: object, **kwargs: object) -> None:
+        if error == "keyboard":  # in training
+            raise KeyboardInterrupt
+        raise EvalInterrupted(tmp_path / "o" / "eval-base", 32)  # in an evaluation step
+
+    monkeypatch.setattr(tuning, "run_tuning", stop)
+    code, _, err = invoke("train", "advice", "--output", str(tmp_path / "o"))
+    assert code == 130
+    assert err.strip().splitlines() == [
+        f"interrupted: everything stored in {tmp_path / 'o'} is kept; the same command "
+        "continues from there (the last checkpoint, the last stored batch)"
+    ]

@@ -8,8 +8,9 @@ over gloo; accelerate's ``--cpu`` flag would run a single one).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 
@@ -17,6 +18,7 @@ from confalign.cli import app
 from confalign.cli._errors import INTERRUPTED_EXIT, user_errors
 from confalign.train.core import LoraSettings, TrainSettings
 
+T = TypeVar("T")
 train_app = typer.Typer(
     help="Fine-tune a model's confidence (LoRA adapters): dca, advice, conftuner.",
     no_args_is_help=True,
@@ -24,6 +26,22 @@ train_app = typer.Typer(
 app.add_typer(train_app, name="train")
 
 _T, _L = TrainSettings(), LoraSettings()
+
+
+def _interruptible(run: Callable[[], T], output: Path) -> T:
+    """``run()``; on Ctrl-C/SIGTERM (in training, or in an evaluation step, which stops after
+    its current batch) one line and exit code 130, everything stored kept."""
+    from confalign.evaluate import EvalInterrupted
+
+    try:
+        return run()
+    except (KeyboardInterrupt, EvalInterrupted):
+        typer.echo(
+            f"interrupted: everything stored in {output} is kept; the same command continues "
+            "from there (the last checkpoint, the last stored batch)",
+            err=True,
+        )
+        raise typer.Exit(INTERRUPTED_EXIT) from None
 
 
 @train_app.command("dca")
@@ -112,15 +130,7 @@ def dca_command(
                 lora=LoraSettings(r=lora_r, alpha=lora_alpha),
             ),
         )
-        try:
-            result = run_dca(config, progress=progress)
-        except KeyboardInterrupt:
-            typer.echo(
-                f"interrupted: everything stored in {output} is kept; the same command "
-                "continues from the last checkpoint",
-                err=True,
-            )
-            raise typer.Exit(INTERRUPTED_EXIT) from None
+        result = _interruptible(lambda: run_dca(config, progress=progress), output)
     typer.echo(f"pairs: {result.pairs} ({result.stats})")
     typer.echo(f"adapter: {result.adapter}")
     if result.report:
@@ -180,15 +190,7 @@ def _tuning(method: object, lora: LoraSettings, options: dict) -> None:
                 lora=lora,
             ),
         )
-        try:
-            result = run_tuning(config, progress=o["progress"])
-        except KeyboardInterrupt:
-            typer.echo(
-                f"interrupted: everything stored in {o['output']} is kept; the same command "
-                "continues from the last checkpoint",
-                err=True,
-            )
-            raise typer.Exit(INTERRUPTED_EXIT) from None
+        result = _interruptible(lambda: run_tuning(config, progress=o["progress"]), o["output"])
     typer.echo(f"training data: {result.examples} ({result.stats})")
     typer.echo(f"adapter: {result.adapter}")
     if result.report:
