@@ -46,6 +46,9 @@ from confalign.train.core import ADAPTER, LoraSettings, TrainSettings, is_main_p
 from confalign.train.levels import OwnAnswer
 
 UNTRAINED_FORMATS = ("score_text", "score_percent", "score_float")
+# JSD(P_correct, P_wrong) is measured in ADVICE's two formats for both methods, so the runs
+# compare (in 101-level formats it would cost 4 answers x 101 levels per question).
+JSD_FORMATS = ADVICE_FORMATS
 
 
 def advice_lora() -> LoraSettings:
@@ -87,7 +90,8 @@ class TuningConfig:
     """One ADVICE or ConfTuner run (``method`` says which). ``dataset``: training and held-out
     data; ``ood_dataset``: evaluated out of distribution (None: none). ``eval_formats``: the
     formats of the held-out evaluation (the trained ones and those not trained on);
-    ``ood_formats``: of the out-of-distribution one (default: the trained ones)."""
+    ``ood_formats``: of the out-of-distribution one (default: ADVICE's two and the trained
+    ones)."""
 
     output: Path
     method: AdviceOptions | ConfTunerOptions = field(default_factory=AdviceOptions)
@@ -336,11 +340,14 @@ def _eval_runs(
         "device": config.device,
         "threads": config.threads,
     }
-    ood_formats = config.ood_formats or config.method.formats
     runs: list[tuple[Any, dict[str, list[QAExample]]]] = []
     for name, formats, data in (
         ("eval", config.eval_formats, {config.dataset: splits.heldout}),
-        ("ood", ood_formats, {config.ood_dataset: splits.ood} if config.ood_dataset else {}),
+        (
+            "ood",
+            _ood_formats(config),
+            {config.ood_dataset: splits.ood} if config.ood_dataset else {},
+        ),
         ("valid", config.method.formats, {config.dataset: splits.validation}),
     ):
         data = {k: v for k, v in data.items() if k and v}
@@ -352,8 +359,12 @@ def _eval_runs(
     return runs
 
 
+def _ood_formats(config: TuningConfig) -> tuple[str, ...]:
+    return config.ood_formats or tuple(dict.fromkeys((*ADVICE_FORMATS, *config.method.formats)))
+
+
 def _jsd(config: TuningConfig, splits: Splits, backend: LazyBackend | None, tag: str) -> None:
-    """Per held-out question and trained format, JSD(P_correct, P_wrong) (the ADVICE
+    """Per held-out question and ``JSD_FORMATS`` format, JSD(P_correct, P_wrong) (the ADVICE
     statistic: the gold answer against three wrong ones, ``analysis.answer_dependence``)."""
     from confalign.analysis.answer_dependence.distributions import (
         answer_jsd,
@@ -385,7 +396,7 @@ def _jsd(config: TuningConfig, splits: Splits, backend: LazyBackend | None, tag:
     candidates = candidate_answers(examples, seed=config.eval_seed)
     answers = [(c.correct, *c.wrong) for c in candidates]
     out: dict[str, dict[str, float]] = {}
-    for f in config.method.formats:
+    for f in JSD_FORMATS:
         dists = []
         for i in range(0, len(examples), 16):
             dists += level_distributions(
@@ -428,11 +439,10 @@ def _report(config: TuningConfig, stats: dict[str, int]) -> Path:
     out = config.output / "report"
     out.mkdir(exist_ok=True)
     name = config.name
-    ood_formats = config.ood_formats or config.method.formats
     sections: dict[str, list[dict[str, Any]]] = {}
     for section, prefix, formats in (
         ("held-out", "eval", config.eval_formats),
-        ("out of distribution", "ood", ood_formats),
+        ("out of distribution", "ood", _ood_formats(config)),
         ("validation", "valid", config.method.formats),
     ):
         before, after = config.output / f"{prefix}-base", config.output / f"{prefix}-{name}"
