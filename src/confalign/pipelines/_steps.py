@@ -11,33 +11,75 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 
 from confalign.data.example import QAExample
+from confalign.train.core import TrainSettings
 
 
 class TrainingRunError(ValueError):
     """A training run's setting or input is unusable (the message names it); nothing is lost."""
 
 
-class SplitSettings(Protocol):
-    """The fields of a pipeline config that ``make_splits`` reads."""
+@dataclass(frozen=True)
+class RunSettings:
+    """What every training run's config has (a method's config adds its own fields).
+    ``output``: the run folder. ``dataset``: training and in-distribution data;
+    ``ood_dataset``: a second dataset evaluated out of distribution (None: none).
+    ``validation_limit``: training-split examples held apart for choosing hyperparameters
+    (evaluated before/after too). ``evaluate``: run the before/after evaluation."""
 
-    dataset: str
-    train_split: str | None
-    eval_split: str | None
-    ood_dataset: str | None
-    train_limit: int
-    eval_limit: int
-    ood_limit: int
-    validation_limit: int
-    seed: int
-    eval_seed: int
-    stratify: bool
+    output: Path
+    model: str = "default"
+    dataset: str = "mmlu_offline"
+    train_split: str | None = None
+    eval_split: str | None = None
+    ood_dataset: str | None = "calibrated_math"
+    train_limit: int = 700
+    eval_limit: int = 300
+    ood_limit: int = 200
+    validation_limit: int = 0
+    seed: int = 0
+    eval_seed: int = 1
+    stratify: bool = True
+    evaluate: bool = True
+    train: TrainSettings = field(default_factory=TrainSettings)
+    device: str = "auto"
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "output", Path(self.output))
+        for name in ("train_limit", "eval_limit", "ood_limit"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise TrainingRunError(
+                    f"{name.replace('_', '-')}: must be an integer >= 1, got {value!r}"
+                )
+        if self.validation_limit < 0:
+            raise TrainingRunError(f"validation-limit: must be >= 0, got {self.validation_limit}")
+        if self.device != "auto":
+            from confalign.backends import check_device
+
+            check_device(self.device)
+        from confalign.data import BENCHMARKS
+
+        for name in (self.dataset, self.ood_dataset):
+            if name and name not in BENCHMARKS and not Path(name).is_file():
+                raise TrainingRunError(
+                    f"dataset: {name!r} is neither a registered dataset nor a file"
+                )
+
+    def identity(self) -> dict[str, Any]:
+        """The settings that determine the results (not the folder, device, threads), as
+        JSON values: what the run folder's settings file holds and a rerun must match."""
+        skip = {"output", "device", "threads", "evaluate"}
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
+        out["train"] = asdict(self.train)
+        return json.loads(json.dumps(out, default=str))
 
 
 @dataclass(frozen=True)
@@ -48,7 +90,7 @@ class Splits:
     ood: list[QAExample]
 
 
-def make_splits(config: SplitSettings) -> Splits:
+def make_splits(config: RunSettings) -> Splits:
     """Held-out, training, validation and out-of-distribution examples (module docstring)."""
     from confalign.data import load_benchmark
     from confalign.data.sampling import sample

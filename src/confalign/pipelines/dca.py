@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,6 +34,7 @@ from confalign.backends.base import Prompt
 from confalign.data.example import QAExample
 from confalign.pipelines._steps import (
     LazyBackend,
+    RunSettings,
     Splits,
     TrainingRunError,
     claim_output,
@@ -42,7 +43,7 @@ from confalign.pipelines._steps import (
     process_device,
     run_evals,
 )
-from confalign.train.core import ADAPTER, TrainSettings, is_main_process
+from confalign.train.core import ADAPTER, is_main_process
 
 PairMode = Literal["free", "prefill"]
 LossType = Literal["ipo", "sigmoid"]
@@ -54,45 +55,20 @@ class DCAError(TrainingRunError):
 
 
 @dataclass(frozen=True)
-class DCAConfig:
-    """One DCA run. ``output``: its folder. ``dataset``: training and in-distribution data;
-    ``ood_dataset``: a second dataset evaluated out of distribution (None: none).
-    ``mode``: how responses are elicited (``free`` as in the paper; ``prefill`` for models that
-    write no confidence). ``beta``: DPO/IPO's beta. ``validation_limit``: examples of the
-    training split held apart for choosing hyperparameters (evaluated before/after too).
+class DCAConfig(RunSettings):
+    """One DCA run (the shared fields: ``RunSettings``). ``mode``: how responses are elicited
+    (``free`` as in the paper; ``prefill`` for models that write no confidence). ``beta``:
+    DPO/IPO's beta. ``eval_modes``: the verbalized modes of the before/after evaluation.
     ``pairs_file``: train on these pairs (JSONL, TRL format) instead of generating them."""
 
-    output: Path
-    model: str = "default"
-    dataset: str = "mmlu_offline"
-    train_split: str | None = None
-    eval_split: str | None = None
-    ood_dataset: str | None = "calibrated_math"
-    train_limit: int = 700
-    eval_limit: int = 300
-    ood_limit: int = 200
-    validation_limit: int = 0
     mode: PairMode = "prefill"
     loss: LossType = "ipo"
     beta: float = 0.1
-    seed: int = 0
-    eval_seed: int = 1
-    stratify: bool = True
     eval_modes: tuple[str, ...] = ("prefill", "distribution")
     pairs_file: Path | None = None
-    evaluate: bool = True
-    train: TrainSettings = field(default_factory=TrainSettings)
-    device: str = "auto"
-    threads: int | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "output", Path(self.output))
-        for name in ("train_limit", "eval_limit", "ood_limit"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise DCAError(f"{name.replace('_', '-')}: must be an integer >= 1, got {value!r}")
-        if self.validation_limit < 0:
-            raise DCAError(f"validation-limit: must be >= 0, got {self.validation_limit}")
+        super().__post_init__()
         if self.mode not in ("free", "prefill"):
             raise DCAError(f"mode: must be free or prefill, got {self.mode!r}")
         if self.loss not in ("ipo", "sigmoid"):
@@ -102,25 +78,13 @@ class DCAConfig:
         for m in self.eval_modes:
             if m not in ("free", "prefill", "distribution"):
                 raise DCAError(f"eval-modes: unknown mode {m!r}")
-        if self.device != "auto":
-            from confalign.backends import check_device
-
-            check_device(self.device)
         if self.pairs_file is not None and not Path(self.pairs_file).is_file():
             raise DCAError(f"pairs-file: {self.pairs_file} does not exist")
-        from confalign.data import BENCHMARKS
-
-        for name in (self.dataset, self.ood_dataset):
-            if name and name not in BENCHMARKS and not Path(name).is_file():
-                raise DCAError(f"dataset: {name!r} is neither a registered dataset nor a file")
 
     def identity(self) -> dict[str, Any]:
-        """The settings that determine the results (not the folder, device, threads)."""
-        skip = {"output", "device", "threads", "evaluate"}
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
-        out["train"] = asdict(self.train)
+        out = super().identity()
         out["pairs_file"] = file_hash(self.pairs_file) if self.pairs_file else None
-        return json.loads(json.dumps(out, default=str))
+        return out
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ and the main process saves and evaluates.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -33,6 +33,7 @@ from confalign.confidence.formats import FORMAT_NAMES
 from confalign.data.example import QAExample
 from confalign.pipelines._steps import (
     LazyBackend,
+    RunSettings,
     Splits,
     TrainingRunError,
     claim_output,
@@ -42,7 +43,7 @@ from confalign.pipelines._steps import (
 )
 from confalign.train.advice import AdviceWeights
 from confalign.train.advice_data import ADVICE_FORMATS, CorrectFrom
-from confalign.train.core import ADAPTER, LoraSettings, TrainSettings, is_main_process
+from confalign.train.core import ADAPTER, LoraSettings, is_main_process
 from confalign.train.levels import OwnAnswer
 
 UNTRAINED_FORMATS = ("score_text", "score_percent", "score_float")
@@ -86,79 +87,39 @@ class ConfTunerOptions:
 
 
 @dataclass(frozen=True)
-class TuningConfig:
-    """One ADVICE or ConfTuner run (``method`` says which). ``dataset``: training and held-out
-    data; ``ood_dataset``: evaluated out of distribution (None: none). ``eval_formats``: the
-    formats of the held-out evaluation (the trained ones and those not trained on);
-    ``ood_formats``: of the out-of-distribution one (default: ADVICE's two and the trained
-    ones)."""
+class TuningConfig(RunSettings):
+    """One ADVICE or ConfTuner run (``method`` says which; the shared fields:
+    ``RunSettings``). ``eval_formats``: the formats of the held-out evaluation (the trained
+    ones and those not trained on); ``ood_formats``: of the out-of-distribution one (default:
+    ADVICE's two and the trained ones)."""
 
-    output: Path
     method: AdviceOptions | ConfTunerOptions = field(default_factory=AdviceOptions)
-    model: str = "default"
     dataset: str = "calibrated_math"
-    train_split: str | None = None
-    eval_split: str | None = None
     ood_dataset: str | None = "mmlu_offline"
     train_limit: int = 600
-    eval_limit: int = 300
-    ood_limit: int = 200
-    validation_limit: int = 0
-    seed: int = 0
-    eval_seed: int = 1
-    stratify: bool = True
     eval_formats: tuple[str, ...] = (*ADVICE_FORMATS, *UNTRAINED_FORMATS)
     ood_formats: tuple[str, ...] | None = None
-    evaluate: bool = True
-    train: TrainSettings = field(default_factory=TrainSettings)
-    device: str = "auto"
-    threads: int | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "output", Path(self.output))
-        for name in ("train_limit", "eval_limit", "ood_limit"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise TrainingRunError(
-                    f"{name.replace('_', '-')}: must be an integer >= 1, got {value!r}"
-                )
-        if self.validation_limit < 0:
-            raise TrainingRunError(f"validation-limit: must be >= 0, got {self.validation_limit}")
+        super().__post_init__()
         for fmt in (*self.method.formats, *self.eval_formats, *(self.ood_formats or ())):
             if fmt not in FORMAT_NAMES or fmt == "probability":
                 raise TrainingRunError(
                     f"format: {fmt!r} is not a score format ({', '.join(FORMAT_NAMES[1:])})"
                 )
-        if isinstance(self.method, AdviceOptions) and self.method.correct_from not in (
-            "greedy",
-            "gold",
-        ):
-            raise TrainingRunError(
-                f"correct-from: must be greedy or gold, got {self.method.correct_from!r}"
-            )
-        if isinstance(self.method, ConfTunerOptions) and self.method.lm_weight < 0:
-            raise TrainingRunError(f"lm-weight: must be >= 0, got {self.method.lm_weight}")
-        if self.device != "auto":
-            from confalign.backends import check_device
-
-            check_device(self.device)
-        from confalign.data import BENCHMARKS
-
-        for name in (self.dataset, self.ood_dataset):
-            if name and name not in BENCHMARKS and not Path(name).is_file():
-                raise TrainingRunError(
-                    f"dataset: {name!r} is neither a registered dataset nor a file"
-                )
+        m = self.method
+        if isinstance(m, AdviceOptions) and m.correct_from not in ("greedy", "gold"):
+            raise TrainingRunError(f"correct-from: must be greedy or gold, got {m.correct_from!r}")
+        if isinstance(m, ConfTunerOptions) and m.lm_weight < 0:
+            raise TrainingRunError(f"lm-weight: must be >= 0, got {m.lm_weight}")
 
     @property
     def name(self) -> str:
         return self.method.name
 
     def identity(self) -> dict[str, Any]:
-        """The settings that determine the results (not the folder, device, threads)."""
-        skip = {"output", "device", "threads", "evaluate", "method", "train"}
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
-        out |= {"method": self.name, "options": asdict(self.method), "train": asdict(self.train)}
+        out = super().identity()
+        out |= {"method": self.name, "options": asdict(self.method)}
         return json.loads(json.dumps(out, default=str))
 
 
