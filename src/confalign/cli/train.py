@@ -131,7 +131,7 @@ def dca_command(
             ),
         )
         result = _interruptible(lambda: run_dca(config, progress=progress), output)
-    typer.echo(f"pairs: {result.pairs} ({result.stats})")
+    typer.echo(f"pairs: {result.examples} ({result.stats})")
     typer.echo(f"adapter: {result.adapter}")
     if result.report:
         typer.echo(f"report: {result.report}")

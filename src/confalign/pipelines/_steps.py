@@ -90,6 +90,28 @@ class Splits:
     ood: list[QAExample]
 
 
+@dataclass(frozen=True)
+class TrainingResult:
+    """A finished (or evaluated) run: its folder, adapter, training-data size and counts
+    (kept, dropped, ...), and the before/after report (None without evaluation)."""
+
+    output: Path
+    adapter: Path
+    examples: int
+    stats: dict[str, int]
+    report: Path | None
+
+
+def process_state(device: str) -> Any:
+    """accelerate's ``PartialState`` with the Trainer's own arguments: without ``cpu=True`` a
+    CPU-only machine would not join the processes that ``accelerate launch`` started."""
+    from accelerate import PartialState
+
+    from confalign.train.core import pick_device
+
+    return PartialState(cpu=pick_device(device).type == "cpu")
+
+
 def make_splits(config: RunSettings) -> Splits:
     """Held-out, training, validation and out-of-distribution examples (module docstring)."""
     from confalign.data import load_benchmark

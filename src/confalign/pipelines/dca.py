@@ -36,11 +36,13 @@ from confalign.pipelines._steps import (
     LazyBackend,
     RunSettings,
     Splits,
+    TrainingResult,
     TrainingRunError,
     claim_output,
     file_hash,
     make_splits,
     process_device,
+    process_state,
     run_evals,
 )
 from confalign.train.core import ADAPTER, is_main_process
@@ -87,24 +89,9 @@ class DCAConfig(RunSettings):
         return out
 
 
-@dataclass(frozen=True)
-class DCAResult:
-    output: Path
-    adapter: Path
-    pairs: int
-    stats: dict[str, int]
-    report: Path | None
-
-
-def run_dca(config: DCAConfig, *, progress: bool = True) -> DCAResult:
+def run_dca(config: DCAConfig, *, progress: bool = True) -> TrainingResult:
     """Run (or resume) every step of ``config``; see the module docstring."""
-    from accelerate import PartialState
-
-    from confalign.train.core import pick_device
-
-    # The Trainer's own state (same arguments): without cpu=True a CPU-only machine would not
-    # join the processes that `accelerate launch` started.
-    state = PartialState(cpu=pick_device(config.device).type == "cpu")
+    state = process_state(config.device)
     out = config.output
     with state.main_process_first():
         splits = make_splits(config)  # refuses overlapping splits before anything is written
@@ -125,7 +112,7 @@ def run_dca(config: DCAConfig, *, progress: bool = True) -> DCAResult:
         run_evals(_eval_runs(config, splits, adapter), None, progress=progress)
         report = _report(config, stats)
     n_pairs = sum(1 for line in pairs_path.read_text().splitlines() if line.strip())
-    return DCAResult(out, adapter, n_pairs, stats, report)
+    return TrainingResult(out, adapter, n_pairs, stats, report)
 
 
 # -- pairs -------------------------------------------------------------------------------------

@@ -35,10 +35,12 @@ from confalign.pipelines._steps import (
     LazyBackend,
     RunSettings,
     Splits,
+    TrainingResult,
     TrainingRunError,
     claim_output,
     make_splits,
     process_device,
+    process_state,
     run_evals,
 )
 from confalign.train.advice import AdviceWeights
@@ -123,24 +125,9 @@ class TuningConfig(RunSettings):
         return json.loads(json.dumps(out, default=str))
 
 
-@dataclass(frozen=True)
-class TuningResult:
-    output: Path
-    adapter: Path
-    examples: int
-    stats: dict[str, int]
-    report: Path | None
-
-
-def run_tuning(config: TuningConfig, *, progress: bool = True) -> TuningResult:
+def run_tuning(config: TuningConfig, *, progress: bool = True) -> TrainingResult:
     """Run (or resume) every step of ``config``; see the module docstring."""
-    from accelerate import PartialState
-
-    from confalign.train.core import pick_device
-
-    # The Trainer's own state (same arguments): without cpu=True a CPU-only machine would not
-    # join the processes that `accelerate launch` started.
-    state = PartialState(cpu=pick_device(config.device).type == "cpu")
+    state = process_state(config.device)
     out = config.output
     with state.main_process_first():
         splits = make_splits(config)  # refuses overlapping splits before anything is written
@@ -162,7 +149,7 @@ def run_tuning(config: TuningConfig, *, progress: bool = True) -> TuningResult:
         run_evals(_eval_runs(config, splits, adapter), None, progress=progress)
         _jsd(config, splits, None, config.name)
         report = _report(config, stats)
-    return TuningResult(out, adapter, stats.get("kept", 0), stats, report)
+    return TrainingResult(out, adapter, stats.get("kept", 0), stats, report)
 
 
 # -- data --------------------------------------------------------------------------------------
