@@ -10,15 +10,17 @@ traceback instead.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from pathlib import Path
+from typing import NoReturn, TypeVar
 
 import typer
 
 from confalign.backends.base import CapabilityError
 from confalign.backends.default_model import DefaultModelMissingError
 
+T = TypeVar("T")
 USER_ERROR_EXIT = 2
 INTERRUPTED_EXIT = 130  # the shell's code for a process stopped by SIGINT
 USER_ERRORS: tuple[type[BaseException], ...] = (
@@ -54,3 +56,20 @@ def user_errors(*more: type[BaseException]) -> Iterator[None]:
         if os.environ.get("CONFALIGN_TRACEBACK"):
             raise
         fail(exc)
+
+
+def interruptible(run: Callable[[], T], output: Path | str) -> T:
+    """``run()`` of a long command that stores as it goes; on Ctrl-C/SIGTERM (in training,
+    or in an evaluation step, which stops after its current batch) one line naming what is
+    kept and exit code 130."""
+    from confalign.evaluate import EvalInterrupted
+
+    try:
+        return run()
+    except (KeyboardInterrupt, EvalInterrupted):
+        typer.echo(
+            f"interrupted: everything stored in {output} is kept; the same command continues "
+            "from there (the last checkpoint, the last stored batch)",
+            err=True,
+        )
+        raise typer.Exit(INTERRUPTED_EXIT) from None

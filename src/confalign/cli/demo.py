@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from confalign.cli import app
-from confalign.cli._errors import INTERRUPTED_EXIT, user_errors
+from confalign.cli._errors import INTERRUPTED_EXIT, interruptible, user_errors
 from confalign.evaluate import EvalConfig, EvalInterrupted
 from confalign.pipelines.demo import DEMO_LIMIT, DEMO_OUTPUT, demo_config, run_demo
 from confalign.report import summary_lines
@@ -70,11 +70,7 @@ def _repair(output: Path, progress: bool) -> None:
         "held-out; Cv = verbalized probability, Ci = the answer's own letter probability"
     )
     with user_errors():
-        try:
-            result = run_dca(config, progress=progress)
-        except KeyboardInterrupt:
-            typer.echo("interrupted: the same command continues where it stopped", err=True)
-            raise typer.Exit(INTERRUPTED_EXIT) from None
+        result = interruptible(lambda: run_dca(config, progress=progress), output / "dca")
     rows = before_after({"base": result.output / "eval-base", "dca": result.output / "eval-dca"})
     typer.echo(f"  {'mode':<13}{'model':<6}{'rho(Cv,Ci)':>11}{'|eps|':>8}{'parsed':>8}{'acc':>7}")
     for r in rows:

@@ -8,17 +8,15 @@ over gloo; accelerate's ``--cpu`` flag would run a single one).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 
 from confalign.cli import app
-from confalign.cli._errors import INTERRUPTED_EXIT, user_errors
+from confalign.cli._errors import interruptible, user_errors
 from confalign.train.core import LoraSettings, TrainSettings
 
-T = TypeVar("T")
 train_app = typer.Typer(
     help="Fine-tune a model's confidence (LoRA adapters): dca, advice, conftuner.",
     no_args_is_help=True,
@@ -26,22 +24,6 @@ train_app = typer.Typer(
 app.add_typer(train_app, name="train")
 
 _T, _L = TrainSettings(), LoraSettings()
-
-
-def _interruptible(run: Callable[[], T], output: Path) -> T:
-    """``run()``; on Ctrl-C/SIGTERM (in training, or in an evaluation step, which stops after
-    its current batch) one line and exit code 130, everything stored kept."""
-    from confalign.evaluate import EvalInterrupted
-
-    try:
-        return run()
-    except (KeyboardInterrupt, EvalInterrupted):
-        typer.echo(
-            f"interrupted: everything stored in {output} is kept; the same command continues "
-            "from there (the last checkpoint, the last stored batch)",
-            err=True,
-        )
-        raise typer.Exit(INTERRUPTED_EXIT) from None
 
 
 @train_app.command("dca")
@@ -130,7 +112,7 @@ def dca_command(
                 lora=LoraSettings(r=lora_r, alpha=lora_alpha),
             ),
         )
-        result = _interruptible(lambda: run_dca(config, progress=progress), output)
+        result = interruptible(lambda: run_dca(config, progress=progress), output)
     typer.echo(f"pairs: {result.examples} ({result.stats})")
     typer.echo(f"adapter: {result.adapter}")
     if result.report:
@@ -190,7 +172,7 @@ def _tuning(method: object, lora: LoraSettings, options: dict) -> None:
                 lora=lora,
             ),
         )
-        result = _interruptible(lambda: run_tuning(config, progress=o["progress"]), o["output"])
+        result = interruptible(lambda: run_tuning(config, progress=o["progress"]), o["output"])
     typer.echo(f"training data: {result.examples} ({result.stats})")
     typer.echo(f"adapter: {result.adapter}")
     if result.report:
