@@ -85,10 +85,13 @@ def test_advice_steps_push_mu_correct_up_and_mu_wrong_down(policy: tuple) -> Non
     # separates them: 20 steps. Wrong answers unlike "42": a random two-layer model's
     # confidence barely depends on a close number (the answer independence ADVICE targets),
     # and the gradients of two near-equal distributions nearly cancel.
-    for _ in range(20):
+    for step in range(20):
         optimizer.zero_grad()
         loss, _ = loss_fn(model, batch)
         loss.backward()
+        if step == 0:
+            with_grad = {n for n, p in model.named_parameters() if p.grad is not None}
+            assert with_grad and all("lora_" in n for n in with_grad)
         optimizer.step()
     _, after = loss_fn(model, batch)
     assert after["mu_correct"] > before["mu_correct"] + 0.1
