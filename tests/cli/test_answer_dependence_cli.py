@@ -1,11 +1,16 @@
 """``confalign analyze answer-dependence`` on the tiny random model: a resumable run whose
-summary the report and the comparison show; bad input is one line and exit 2."""
+summary the report and the comparison show; bad input is one line and exit 2; Ctrl-C (SIGINT)
+keeps what is stored, marks the run interrupted and exits 130."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -91,3 +96,71 @@ def test_bad_input_is_one_line_and_exit_2(
 ) -> None:
     # score_text fails only once the model has loaded: its loading bar comes first
     assert_user_error(*analyze(tiny_model_dir, tmp_path / "bad", *args), fragment, last_line=True)
+
+
+def records(out: Path) -> list[dict]:
+    path = out / "answer_dependence" / "records.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def assert_interrupted(out: Path) -> None:
+    summary = json.loads((out / "answer_dependence" / "summary.json").read_text())
+    assert summary["status"] == "interrupted"
+    assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
+
+
+def test_ctrl_c_keeps_what_is_stored_and_exits_130(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from confalign.analysis.answer_dependence import run as ad_run
+
+    def ctrl_c(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    out = tmp_path / "run"
+    monkeypatch.setattr(ad_run, "rollout_row", ctrl_c)  # Ctrl-C at the first rollout
+    code, out_text, err = analyze(tiny_model_dir, out, "--ig-limit", "0")
+    assert code == 130, (out_text, err)
+    assert "interrupted" in err and "rerun to resume" in err
+    assert "Traceback" not in err + out_text and "summary:" not in out_text
+    stored = records(out)
+    assert [r["analysis"] for r in stored] == ["distribution", "distribution"]
+    assert_interrupted(out)
+    monkeypatch.undo()
+    code, _, err = analyze(tiny_model_dir, out, "--ig-limit", "0")  # the same command resumes
+    assert code == 0, err
+    assert records(out)[:2] == stored
+    assert [r["analysis"] for r in records(out)[2:]].count("rollout") == 4
+
+
+@pytest.mark.slow
+def test_sigint_to_the_real_cli_exits_130(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """A real SIGINT to ``python -m confalign.cli`` while integrated gradients run."""
+    out = tmp_path / "run"
+    cmd = [
+        sys.executable, "-m", "confalign.cli", "analyze", "answer-dependence",
+        "-d", "calibrated_math", "-m", str(tiny_model_dir), "-o", str(out), "--limit", "1",
+        "--formats", "score_letter", "--rollout-limit", "0", "--ig-steps", "2000",
+        "--ig-batch", "1", "--threads", "1",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    # A shell's background job ignores SIGINT and a child inherits that: restore the default.
+    proc = subprocess.Popen(
+        cmd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    deadline = time.monotonic() + 300
+    while not records(out) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert proc.poll() is None, proc.communicate()
+    time.sleep(1.0)  # inside the 2000-step IG (seconds on the tiny model)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "rerun to resume" in stderr and "Traceback" not in stderr
+    assert [r["analysis"] for r in records(out)] == ["distribution"]
+    assert_interrupted(out)

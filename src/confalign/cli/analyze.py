@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from confalign.cli import app
-from confalign.cli._errors import user_errors
+from confalign.cli._errors import INTERRUPTED_EXIT, user_errors
 
 analyze_app = typer.Typer(help="Analyses of stored runs.", no_args_is_help=True)
 app.add_typer(analyze_app, name="analyze")
@@ -126,5 +126,9 @@ def answer_dependence_command(
             device=device,
             threads=threads,
         )
-        summary = run_answer_dependence(config, log=lambda m: typer.echo(m, err=True))
+        try:
+            summary = run_answer_dependence(config, log=lambda m: typer.echo(m, err=True))
+        except KeyboardInterrupt:
+            # run_answer_dependence has already summarised what is stored and said so.
+            raise typer.Exit(INTERRUPTED_EXIT) from None
     typer.echo(f"summary: {summary}")

@@ -70,7 +70,10 @@ def run_answer_dependence(
     config: AnswerDependenceConfig, *, backend: Backend | None = None, log: Log = print
 ) -> Path:
     """Run the analyses of ``config`` (module doc); return the summary file's path.
-    ``backend``: an already loaded model to use instead of loading ``config.model``."""
+    ``backend``: an already loaded model to use instead of loading ``config.model``.
+
+    A ``KeyboardInterrupt`` (Ctrl-C) summarises the stored records, marks the run
+    ``interrupted`` and is raised again."""
     datasets = {
         name: load_benchmark(
             name, limit=config.limit, seed=config.seed, stratify=config.stratify
@@ -84,10 +87,10 @@ def run_answer_dependence(
         records_path = folder / RECORDS
         done = {_key(r) for r in read_records(records_path)}
         owned = backend is None
-        if backend is None:
-            backend = load_backend(config.backend, _backend_config(config))
         status = "failed"
         try:
+            if backend is None:
+                backend = load_backend(config.backend, _backend_config(config))
             targets = _targets(backend, formats, config)
             with records_path.open("a", encoding="utf-8") as sink:
                 for name, examples in datasets.items():
@@ -101,8 +104,9 @@ def run_answer_dependence(
         except KeyboardInterrupt:
             status = "interrupted"
             log(f"interrupted: the stored records are summarised; rerun to resume ({folder})")
+            raise  # the caller decides (the CLI exits 130); what is stored is kept
         finally:
-            if owned:
+            if owned and backend is not None:
                 backend.close()
             # Whatever is stored is summarised, also after an interruption.
             summary = summarize(read_records(records_path), config)
