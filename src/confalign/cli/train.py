@@ -130,6 +130,10 @@ Split = Annotated[str | None, typer.Option(help="Dataset split (default: the dat
 Count = Annotated[int, typer.Option(help="Number of questions.")]
 Formats = Annotated[str | None, typer.Option(help="Comma-separated score formats.")]
 Float = Annotated[float, typer.Option()]
+ValidationOnly = Annotated[
+    bool,
+    typer.Option(help="Evaluate on the validation split only (sweeps; held-out stays unseen)."),
+]
 Int = Annotated[int, typer.Option()]
 
 
@@ -157,6 +161,7 @@ def _tuning(method: object, lora: LoraSettings, options: dict) -> None:
             **({"eval_formats": _split(o["eval_formats"])} if o["eval_formats"] else {}),
             ood_formats=_split(o["ood_formats"]) if o["ood_formats"] else None,
             evaluate=o["evaluate"],
+            validation_only=o["validation_only"],
             device=o["device"],
             threads=o["threads"],
             train=TrainSettings(
@@ -226,6 +231,7 @@ def advice_command(
     seed: Annotated[int, typer.Option(help="Training sample and training seed.")] = 0,
     eval_seed: Annotated[int, typer.Option(help="Held-out sample seed.")] = 1,
     evaluate: Annotated[bool, typer.Option(help="Evaluate before/after.")] = True,
+    validation_only: ValidationOnly = False,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, ...")] = "auto",
     threads: Annotated[int | None, typer.Option(help="CPU threads.")] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
@@ -273,6 +279,7 @@ def conftuner_command(
     seed: Annotated[int, typer.Option(help="Training sample and training seed.")] = 0,
     eval_seed: Annotated[int, typer.Option(help="Held-out sample seed.")] = 1,
     evaluate: Annotated[bool, typer.Option(help="Evaluate before/after.")] = True,
+    validation_only: ValidationOnly = False,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, ...")] = "auto",
     threads: Annotated[int | None, typer.Option(help="CPU threads.")] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,

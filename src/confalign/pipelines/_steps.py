@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -50,6 +50,8 @@ class RunSettings:
     train: TrainSettings = field(default_factory=TrainSettings)
     device: str = "auto"
     threads: int | None = None
+    # Fields that say how or where to run, not what the results are.
+    RUNTIME: ClassVar[frozenset[str]] = frozenset({"output", "device", "threads", "evaluate"})
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "output", Path(self.output))
@@ -76,8 +78,7 @@ class RunSettings:
     def identity(self) -> dict[str, Any]:
         """The settings that determine the results (not the folder, device, threads), as
         JSON values: what the run folder's settings file holds and a rerun must match."""
-        skip = {"output", "device", "threads", "evaluate"}
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in self.RUNTIME}
         out["train"] = asdict(self.train)
         return json.loads(json.dumps(out, default=str))
 

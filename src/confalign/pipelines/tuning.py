@@ -93,7 +93,8 @@ class TuningConfig(RunSettings):
     """One ADVICE or ConfTuner run (``method`` says which; the shared fields:
     ``RunSettings``). ``eval_formats``: the formats of the held-out evaluation (the trained
     ones and those not trained on); ``ood_formats``: of the out-of-distribution one (default:
-    ADVICE's two and the trained ones)."""
+    ADVICE's two and the trained ones). ``validation_only``: evaluate on the validation split
+    alone (a hyperparameter sweep: the held-out split stays unseen)."""
 
     method: AdviceOptions | ConfTunerOptions = field(default_factory=AdviceOptions)
     dataset: str = "calibrated_math"
@@ -101,6 +102,8 @@ class TuningConfig(RunSettings):
     train_limit: int = 600
     eval_formats: tuple[str, ...] = (*ADVICE_FORMATS, *UNTRAINED_FORMATS)
     ood_formats: tuple[str, ...] | None = None
+    validation_only: bool = False
+    RUNTIME: ClassVar[frozenset[str]] = RunSettings.RUNTIME | {"validation_only"}
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -139,7 +142,8 @@ def run_tuning(config: TuningConfig, *, progress: bool = True) -> TrainingResult
         data_path, stats = _data(config, splits, backend, progress)
         if config.evaluate and state.is_main_process:
             run_evals(_eval_runs(config, splits, None), backend, progress=progress)
-            _jsd(config, splits, backend, "base")
+            if not config.validation_only:
+                _jsd(config, splits, backend, "base")
         backend.close()
     adapter = out / ADAPTER
     if not (adapter / "adapter_model.safetensors").exists():
@@ -147,7 +151,8 @@ def run_tuning(config: TuningConfig, *, progress: bool = True) -> TrainingResult
     report = None
     if state.is_main_process and config.evaluate:
         run_evals(_eval_runs(config, splits, adapter), None, progress=progress)
-        _jsd(config, splits, None, config.name)
+        if not config.validation_only:
+            _jsd(config, splits, None, config.name)
         report = _report(config, stats)
     return TrainingResult(out, adapter, stats.get("kept", 0), stats, report)
 
@@ -299,7 +304,7 @@ def _eval_runs(
         ("valid", config.method.formats, {config.dataset: splits.validation}),
     ):
         data = {k: v for k, v in data.items() if k and v}
-        if data:
+        if data and (name == "valid" or not config.validation_only):
             output = config.output / f"{name}-{tag}"
             runs.append(
                 (EvalConfig(datasets=tuple(data), formats=formats, output=output, **common), data)
@@ -359,7 +364,10 @@ def _jsd(config: TuningConfig, splits: Splits, backend: LazyBackend | None, tag:
 def _jsd_rows(config: TuningConfig) -> list[dict[str, Any]]:
     rows = []
     for tag in ("base", config.name):
-        data = json.loads((config.output / f"jsd-{tag}.json").read_text())
+        path = config.output / f"jsd-{tag}.json"
+        if not path.exists():  # --validation-only
+            continue
+        data = json.loads(path.read_text())
         for fmt, per_q in data.items():
             v = np.array(list(per_q.values()), dtype=np.float64)
             rows.append(
@@ -394,7 +402,7 @@ def _report(config: TuningConfig, stats: dict[str, int]) -> Path:
         ("validation", "valid", config.method.formats),
     ):
         before, after = config.output / f"{prefix}-base", config.output / f"{prefix}-{name}"
-        if not before.exists():
+        if not (before.exists() and after.exists()):
             continue
         rows = calibration_rows(before, "untrained", formats)
         rows += platt_rows(config.output / "answers-run", before, "untrained + Platt", formats)
@@ -405,8 +413,11 @@ def _report(config: TuningConfig, stats: dict[str, int]) -> Path:
     text.append(f"\nTraining data: {json.dumps(stats)}\n")
     for section, rows in sections.items():
         text += [f"\n## {section} (Cv: `distribution` mode)\n\n", to_markdown(rows)]
-    text.append("\n## JSD(P_correct, P_wrong) on held-out questions (nats)\n\n")
-    text.append("| format | model | N | mean | median | share <= 0.1 |\n|" + " --- |" * 6 + "\n")
+    if jsd:
+        text.append("\n## JSD(P_correct, P_wrong) on held-out questions (nats)\n\n")
+        text.append(
+            "| format | model | N | mean | median | share <= 0.1 |\n|" + " --- |" * 6 + "\n"
+        )
     for r in jsd:
         text.append(
             f"| {r['format']} | {r['model']} | {r['n']} | {r['mean']:.4f} | {r['median']:.4f} "
@@ -420,7 +431,8 @@ def _report(config: TuningConfig, stats: dict[str, int]) -> Path:
     (config.output / ADAPTER / "README.md").write_text(
         model_card(config, stats.get("kept", 0), "".join(text[1:]))
     )
-    runs = [config.output / "eval-base", config.output / f"eval-{name}"]
+    prefix = "valid" if config.validation_only else "eval"
+    runs = [config.output / f"{prefix}-base", config.output / f"{prefix}-{name}"]
     write_comparison(runs, out / "compare", labels=["untrained", name])
     return md
 
