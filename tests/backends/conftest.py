@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from llamacpp_probe import require_llama_cpp
 
 SERVER_START_TIMEOUT = 120.0
 N_MMLU = 20
@@ -39,10 +40,6 @@ N_MMLU = 20
 def _require(module: str, hint: str) -> None:
     if importlib.util.find_spec(module) is None:
         pytest.skip(f"{module} not installed ({hint})")
-
-
-def require_llama_cpp() -> None:
-    _require("llama_cpp", "pip install 'llama-cpp-python[server]'")
 
 
 def _default_gguf() -> Path:

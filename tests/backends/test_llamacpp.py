@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from llamacpp_probe import require_llama_cpp
 
 from confalign.backends import BackendConfig, GenerateRequest, Prompt, ScoreRequest, load_backend
 from confalign.backends.base import CapabilityError
@@ -41,7 +42,7 @@ REQUESTS = [
 
 @pytest.fixture(scope="module")
 def reference_backend(default_gguf: Path) -> Any:
-    pytest.importorskip("llama_cpp", reason="llama-cpp-python not installed")
+    require_llama_cpp()
     backend = load_backend(
         "llamacpp", BackendConfig(model=str(default_gguf), options={"reuse_prompt": False})
     )
@@ -63,7 +64,7 @@ def test_missing_package_names_the_install(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    pytest.importorskip("llama_cpp", reason="llama-cpp-python not installed")
+    require_llama_cpp()
     with pytest.raises(FileNotFoundError, match="no GGUF file"):
         load_backend("llamacpp", BackendConfig(model=str(tmp_path / "none.gguf")))
 
@@ -100,7 +101,7 @@ def test_render_and_tokens_equal_transformers(
 
 
 def test_plain_prompts_without_chat(default_gguf: Path) -> None:
-    pytest.importorskip("llama_cpp", reason="llama-cpp-python not installed")
+    require_llama_cpp()
     backend = load_backend("llamacpp", BackendConfig(model=str(default_gguf), chat=False))
     try:
         p = Prompt("Question?", system="Sys.", assistant_prefix=" A:")
@@ -151,7 +152,7 @@ def test_candidate_must_be_one_token(llamacpp_backend: Any) -> None:
 
 
 def test_context_overflow_is_an_error(default_gguf: Path) -> None:
-    pytest.importorskip("llama_cpp", reason="llama-cpp-python not installed")
+    require_llama_cpp()
     backend = load_backend(
         "llamacpp", BackendConfig(model=str(default_gguf), options={"n_ctx": 64})
     )
@@ -233,7 +234,7 @@ def _max_differences(results: list[Any], reference: list[Any]) -> tuple[float, f
 def test_f32_gguf_agrees_with_hf(
     f32_gguf: Path, default_backend: Any, mmlu_requests: list[Any]
 ) -> None:
-    pytest.importorskip("llama_cpp", reason="llama-cpp-python not installed")
+    require_llama_cpp()
     config = BackendConfig(
         model=str(f32_gguf), options={"llama_kwargs": {"type_k": 0, "type_v": 0}}
     )
