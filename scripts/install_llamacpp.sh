@@ -33,7 +33,8 @@ mkdir -p "$WHEEL_DIR"
 if ! compgen -G "$WHEEL_DIR/llama_cpp_python-$VERSION-*.whl" >/dev/null; then
     export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"
     start=$(date +%s)
-    "$PY" -m pip wheel --no-deps --wheel-dir "$WHEEL_DIR" "llama-cpp-python==$VERSION"
+    # --no-cache-dir: pip caches a wheel it built by the source archive, whatever CMAKE_ARGS were
+    "$PY" -m pip wheel --no-cache-dir --no-deps --wheel-dir "$WHEEL_DIR" "llama-cpp-python==$VERSION"
     echo "built llama-cpp-python $VERSION in $(( $(date +%s) - start )) s"
 fi
 "$PY" -m pip install --find-links "$WHEEL_DIR" "llama-cpp-python[server]==$VERSION"
