@@ -5,22 +5,22 @@ anew and evaluates on the validation split only (--validation-only: held-out sta
 The held-out evaluation of the configuration validation chose is the same command without
 --validation-only (docs/results/conftuner-smollm2.md)."""
 
-import json, shutil, subprocess, sys, time
+import json
+import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 MAIN = {"advice": Path("runs/advice-smollm2"), "conftuner": Path("runs/conftuner-smollm2")}
-COMMON = {
-    "advice": "--correct-from gold --train-limit 150 --validation-limit 60 --eval-limit 300 --ood-limit 200 "
-    "--eval-formats score_letter,score_number,score_text --ood-formats score_number --batch-size 8",
-    "conftuner": "--format score_number --train-limit 150 --validation-limit 60 --eval-limit 300 --ood-limit 200 "
-    "--eval-formats score_letter,score_number,score_text --ood-formats score_number --batch-size 8",
-}
-CONFIGS = [
-    ("advice", "1e-3", "1"),
-    ("advice", "2e-4", "3"),
-    ("conftuner", "1e-3", "2"),
-    ("advice", "5e-5", "1"),
-]
+DATA = (
+    "--train-limit 150 --validation-limit 60 --eval-limit 300 --ood-limit 200 "
+    "--eval-formats score_letter,score_number,score_text --ood-formats score_number "
+    "--batch-size 8"
+)
+COMMON = {"advice": f"--correct-from gold {DATA}", "conftuner": f"--format score_number {DATA}"}
+CONFIGS = [("advice", "1e-3", "1"), ("advice", "2e-4", "3"), ("conftuner", "1e-3", "2")]
+
 for method, lr, epochs in CONFIGS:
     out = Path(f"runs/sweep/{method}-lr{lr}-ep{epochs}")
     main = MAIN[method]
@@ -30,16 +30,16 @@ for method, lr, epochs in CONFIGS:
             shutil.copytree(main / name, out / name)
         for name in ("data.jsonl", "data_stats.json"):
             shutil.copy(main / name, out / name)
-        ident = json.loads((main / f"{method}.json").read_text())
-        ident["train"]["learning_rate"] = float(lr)
-        ident["train"]["epochs"] = float(epochs)
-        (out / f"{method}.json").write_text(json.dumps(ident, indent=2) + "\n")
+        identity = json.loads((main / f"{method}.json").read_text())
+        identity["train"] |= {"learning_rate": float(lr), "epochs": float(epochs)}
+        (out / f"{method}.json").write_text(json.dumps(identity, indent=2) + "\n")
     cmd = (
-        f"{sys.executable} -m confalign.cli train {method} --output {out} {COMMON[method]} --lr {lr} "
-        f"--epochs {epochs} --save-steps 5 --logging-steps 1 --threads 1 --validation-only --no-progress"
+        f"{sys.executable} -m confalign.cli train {method} --output {out} {COMMON[method]} "
+        f"--lr {lr} --epochs {epochs} --save-steps 5 --logging-steps 1 --threads 1 "
+        "--validation-only --no-progress"
     )
-    t = time.time()
+    start = time.time()
     done = subprocess.run(cmd.split(), capture_output=True, text=True)
-    print(method, lr, epochs, "rc", done.returncode, f"{time.time() - t:.0f} s", flush=True)
+    print(method, lr, epochs, "rc", done.returncode, f"{time.time() - start:.0f} s", flush=True)
     if done.returncode:
         print(done.stderr[-2000:], flush=True)
