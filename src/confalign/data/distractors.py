@@ -187,6 +187,19 @@ def add_distractors(
     return out
 
 
+def wrong_answers(
+    examples: Sequence[QAExample], *, k: int = 3, seed: int = 0
+) -> dict[str, tuple[str, ...]]:
+    """``k`` plausible wrong answers per open question (by id): close wrong numbers when
+    every gold answer is a number (``"numeric"``), other questions' answers otherwise
+    (``"pool"``); ``add_distractors``'s rules, so none equals an accepted answer."""
+    if not examples:
+        return {}
+    numeric = all(parse_number(ex.gold_text) is not None for ex in examples)
+    mc = add_distractors(examples, k=k, seed=seed, source="numeric" if numeric else "pool")
+    return {ex.id: tuple(c for i, c in enumerate(ex.choices) if i != ex.gold) for ex in mc}
+
+
 def _check(ex: QAExample, options: list[str], k: int) -> None:
     if len(options) != k:
         raise ValueError(f"example {ex.id!r}: expected {k} distractors, got {len(options)}")

@@ -25,10 +25,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from confalign.data._stable import stable_rng
-from confalign.data.distractors import add_distractors
+from confalign.data.distractors import wrong_answers
 from confalign.data.example import LETTERS, QAExample
-from confalign.data.matching import same_answer
-from confalign.data.numeric import parse_number
 from confalign.train.levels import OwnAnswer
 
 ADVICE_FORMATS = ("score_letter", "score_number")
@@ -61,7 +59,7 @@ def build_triplets(
     if correct_from not in ("greedy", "gold"):
         raise ValueError(f"correct_from must be greedy or gold, got {correct_from!r}")
     by_id = {ex.id: ex for ex in examples}
-    distractors = _distractors([ex for ex in examples if not ex.is_multiple_choice], seed)
+    distractors = wrong_answers([ex for ex in examples if not ex.is_multiple_choice], seed=seed)
     triplets, counts = [], Counter[str]()
     for a in own:
         ex = by_id[a.example_id]
@@ -88,19 +86,6 @@ def build_triplets(
         counts["kept"] += 1
         counts[f"wrong_{source}"] += 1
     return triplets, counts
-
-
-def _distractors(opened: Sequence[QAExample], seed: int) -> dict[str, list[str]]:
-    """Three wrong answers per open question (close numbers when every gold is numeric)."""
-    if not opened:
-        return {}
-    numeric = all(parse_number(ex.gold_text) is not None for ex in opened)
-    mc = add_distractors(opened, k=3, seed=seed, source="numeric" if numeric else "pool")
-    out = {}
-    for ex in mc:
-        wrong = [c for i, c in enumerate(ex.choices) if i != ex.gold]
-        out[ex.id] = [w for w in wrong if not same_answer(w, ex.gold_text)]
-    return out
 
 
 def shuffled_batches(

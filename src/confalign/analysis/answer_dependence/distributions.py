@@ -30,9 +30,8 @@ from confalign.confidence.prompts import (
     prefill_text,
     verbalized_prompt,
 )
-from confalign.data.distractors import add_distractors
+from confalign.data.distractors import wrong_answers
 from confalign.data.example import LETTERS, QAExample
-from confalign.data.numeric import parse_number
 from confalign.metrics import jensen_shannon_divergence
 
 BLANK = ""
@@ -59,18 +58,15 @@ class Candidates:
 def candidate_answers(examples: Sequence[QAExample], *, seed: int = 0) -> list[Candidates]:
     """Correct and wrong answers per example (module doc), in the examples' order."""
     out: dict[str, Candidates] = {}
+    by_id = {ex.id: ex for ex in examples}
     for ex in examples:
         if ex.is_multiple_choice:
             letters = LETTERS[: len(ex.choices)]
             wrong = tuple(x for x in letters if x != ex.gold_letter)
             out[ex.id] = Candidates(ex.gold_letter, wrong)
     opened = [ex for ex in examples if not ex.is_multiple_choice]
-    if opened:
-        numeric = all(parse_number(ex.gold_text) is not None for ex in opened)
-        source = "numeric" if numeric else "pool"
-        for mc in add_distractors(opened, k=3, seed=seed, source=source):
-            wrong = tuple(c for i, c in enumerate(mc.choices) if i != mc.gold)
-            out[mc.id] = Candidates(mc.gold_text, wrong)
+    for ex_id, wrong in wrong_answers(opened, k=3, seed=seed).items():
+        out[ex_id] = Candidates(by_id[ex_id].gold_text, wrong)
     return [out[ex.id] for ex in examples]
 
 
