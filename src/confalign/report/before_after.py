@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -119,10 +119,20 @@ def before_after(runs: Mapping[str, str | Path], **options: Any) -> list[dict[st
 
 def to_markdown(rows: list[dict[str, Any]]) -> str:
     """The table as Markdown (one line per model x dataset x mode)."""
-    head = ["dataset", "mode", "model", *(title for _, title in COLUMNS)]
+    return markdown_table(rows, ("dataset", "mode", "model"), COLUMNS)
+
+
+def markdown_table(
+    rows: Sequence[Mapping[str, Any]],
+    keys: Sequence[str],
+    columns: Sequence[tuple[str, str]],
+) -> str:
+    """Rows as a Markdown table: the ``keys`` as they are, then each ``(key, title)`` of
+    ``columns`` formatted (3 decimals, a dash for missing or NaN, lists joined by ``/``)."""
+    head = [*keys, *(title for _, title in columns)]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for r in rows:
-        cells = [r["dataset"], r["mode"], r["model"], *(_fmt(r.get(k)) for k, _ in COLUMNS)]
+        cells = [*(str(r[k]) for k in keys), *(_fmt(r.get(k)) for k, _ in columns)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

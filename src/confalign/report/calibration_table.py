@@ -25,6 +25,7 @@ from confalign.metrics import (
     brier_score_loss,
     expected_calibration_error,
 )
+from confalign.report.before_after import markdown_table
 from confalign.runs import RunStore
 
 COLUMNS = (
@@ -124,19 +125,4 @@ def interleave(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def to_markdown(rows: Sequence[dict[str, Any]]) -> str:
     """The table as Markdown, one line per model x dataset x format."""
-    head = ["dataset", "format", "model", *(title for _, title in COLUMNS)]
-    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
-    for r in rows:
-        cells = [r["dataset"], r["format"], r["model"], *(_fmt(r.get(k)) for k, _ in COLUMNS)]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return "—" if math.isnan(value) else f"{value:.3f}"
-    return str(value)
+    return markdown_table(rows, ("dataset", "format", "model"), COLUMNS)
