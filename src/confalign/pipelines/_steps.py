@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import torch
 
 from confalign.data.example import QAExample
-from confalign.train.core import TrainSettings
+from confalign.train.core import ADAPTER, TrainSettings, is_main_process
 
 
 class TrainingRunError(ValueError):
@@ -181,11 +181,12 @@ def claim_output(out: Path, identity: Mapping[str, Any], *, marker: str, kind: s
 
 
 class LazyBackend:
-    """The ``hf`` backend of the base model, loaded on first use (not at all when every step
-    it serves is stored)."""
+    """The ``hf`` backend of the run's base model, loaded on first use (not at all when
+    every step it serves is stored)."""
 
-    def __init__(self, model: str, *, device: str, threads: int | None, seed: int) -> None:
-        self.model, self.device, self.threads, self.seed = model, device, threads, seed
+    def __init__(self, config: RunSettings) -> None:
+        self.model, self.device, self.threads = config.model, config.device, config.threads
+        self.seed = config.seed
         self._backend: Any = None
 
     def get(self) -> Any:
@@ -216,6 +217,52 @@ def process_device(device: str) -> torch.device:
     if chosen.type == "cuda" and chosen.index is None and "LOCAL_RANK" in os.environ:
         return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
     return chosen
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What a method's training step needs: the LoRA policy, its tokenizer, the packed
+    scorer over it, this process's device, and whether prompts get the tokenizer's special
+    tokens (models without a chat template, as the ``hf`` backend encodes them)."""
+
+    model: Any
+    tokenizer: Any
+    scorer: Any
+    device: torch.device
+    special: bool
+
+
+def load_training_policy(config: RunSettings) -> Policy:
+    """The run's policy with a fresh LoRA adapter (``config.train``), on this process's
+    device, with ``config.threads`` CPU threads."""
+    from confalign.train.core import load_policy, pad_id
+    from confalign.train.packing import PackedScorer
+
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = process_device(config.device)
+    t = config.train
+    model, tokenizer = load_policy(config.model, t.lora, device=device, seed=t.seed)
+    scorer = PackedScorer(model, pad_id(tokenizer), batch_tokens=t.batch_tokens)
+    special = getattr(tokenizer, "chat_template", None) is None
+    return Policy(model, tokenizer, scorer, device, special)
+
+
+def save_training(
+    config: RunSettings, policy: Policy, history: list[dict[str, float]], *, method: str, card: str
+) -> None:
+    """On the main process: the Trainer's log history and the adapter with its training
+    config and model card."""
+    from confalign.train.core import save_adapter
+
+    if is_main_process():
+        (config.output / "train_log.json").write_text(json.dumps(history, indent=2) + "\n")
+        save_adapter(
+            policy.model,
+            config.output / ADAPTER,
+            config={"method": method, **config.identity()},
+            card=card,
+        )
 
 
 def run_complete(run_dir: Path | None) -> bool:

@@ -40,10 +40,11 @@ from confalign.pipelines._steps import (
     TrainingRunError,
     claim_output,
     file_hash,
+    load_training_policy,
     make_splits,
-    process_device,
     process_state,
     run_evals,
+    save_training,
 )
 from confalign.train.core import ADAPTER, is_main_process
 
@@ -97,9 +98,7 @@ def run_dca(config: DCAConfig, *, progress: bool = True) -> TrainingResult:
         splits = make_splits(config)  # refuses overlapping splits before anything is written
         if state.is_main_process:
             claim_output(out, config.identity(), marker=STATE_FILE, kind="DCA")
-        backend = LazyBackend(
-            config.model, device=config.device, threads=config.threads, seed=config.seed
-        )
+        backend = LazyBackend(config)
         pairs_path, stats = _pairs(config, splits, backend, progress)
         if config.evaluate and state.is_main_process:
             run_evals(_eval_runs(config, splits, None), backend, progress=progress)
@@ -187,39 +186,23 @@ def _generate_pairs(
 
 
 def _train(config: DCAConfig, pairs_path: Path) -> None:
-    from confalign.train.core import fit, load_policy, pad_id, save_adapter
+    from confalign.train.core import fit
     from confalign.train.dca import dca_loss, dca_records, reference_logps
     from confalign.train.dca_data import read_pairs, tokenize_pair
-    from confalign.train.packing import PackedScorer
 
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    device = process_device(config.device)
-    policy, tokenizer = load_policy(
-        config.model, config.train.lora, device=device, seed=config.train.seed
-    )
-    special = getattr(tokenizer, "chat_template", None) is None  # as the hf backend encodes
+    p = load_training_policy(config)
     pairs = read_pairs(pairs_path)
     items = [
-        tokenize_pair(tokenizer, p.prompt, p.chosen, p.rejected, add_special_tokens=special)
-        for p in pairs
+        tokenize_pair(p.tokenizer, x.prompt, x.chosen, x.rejected, add_special_tokens=p.special)
+        for x in pairs
     ]
-    scorer = PackedScorer(policy, pad_id(tokenizer), batch_tokens=config.train.batch_tokens)
     reference = _cached_reference(
-        config, pairs_path, lambda: reference_logps(policy, scorer, items)
+        config, pairs_path, lambda: reference_logps(p.model, p.scorer, items)
     )
-    loss = dca_loss(scorer, loss_type=config.loss, beta=config.beta)
-    history = fit(
-        policy, dca_records(items, reference), loss, config.train, config.output, device=device
-    )
-    if is_main_process():
-        (config.output / "train_log.json").write_text(json.dumps(history, indent=2) + "\n")
-        save_adapter(
-            policy,
-            config.output / ADAPTER,
-            config={"method": "dca", **config.identity()},
-            card=model_card(config, len(pairs), None),
-        )
+    loss = dca_loss(p.scorer, loss_type=config.loss, beta=config.beta)
+    records = dca_records(items, reference)
+    history = fit(p.model, records, loss, config.train, config.output, device=p.device)
+    save_training(config, p, history, method="dca", card=model_card(config, len(pairs), None))
 
 
 def _cached_reference(config: DCAConfig, pairs_path: Path, compute: Any) -> torch.Tensor:

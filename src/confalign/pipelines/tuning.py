@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import torch
 
 from confalign.confidence.formats import FORMAT_NAMES
 from confalign.data.example import QAExample
@@ -38,14 +37,15 @@ from confalign.pipelines._steps import (
     TrainingResult,
     TrainingRunError,
     claim_output,
+    load_training_policy,
     make_splits,
-    process_device,
     process_state,
     run_evals,
+    save_training,
 )
 from confalign.train.advice import AdviceWeights
 from confalign.train.advice_data import ADVICE_FORMATS, CorrectFrom
-from confalign.train.core import ADAPTER, LoraSettings, is_main_process
+from confalign.train.core import ADAPTER, LoraSettings
 from confalign.train.levels import OwnAnswer
 
 UNTRAINED_FORMATS = ("score_text", "score_percent", "score_float")
@@ -136,9 +136,7 @@ def run_tuning(config: TuningConfig, *, progress: bool = True) -> TrainingResult
         splits = make_splits(config)  # refuses overlapping splits before anything is written
         if state.is_main_process:
             claim_output(out, config.identity(), marker=f"{config.name}.json", kind=config.name)
-        backend = LazyBackend(
-            config.model, device=config.device, threads=config.threads, seed=config.seed
-        )
+        backend = LazyBackend(config)
         data_path, stats = _data(config, splits, backend, progress)
         if config.evaluate and state.is_main_process:
             run_evals(_eval_runs(config, splits, None), backend, progress=progress)
@@ -234,45 +232,31 @@ def _train(config: TuningConfig, data_path: Path) -> None:
     from confalign.train.advice_data import Triplet, shuffled_batches
     from confalign.train.conftuner import conftuner_item, conftuner_loss, conftuner_records
     from confalign.train.conftuner_data import LabelledAnswer
-    from confalign.train.core import fit, load_policy, pad_id, save_adapter
+    from confalign.train.core import fit
     from confalign.train.jsonl import read_records
-    from confalign.train.packing import PackedScorer
 
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    device = process_device(config.device)
-    settings = config.train
-    policy, tokenizer = load_policy(config.model, settings.lora, device=device, seed=settings.seed)
-    special = getattr(tokenizer, "chat_template", None) is None  # as the hf backend encodes
-    scorer = PackedScorer(policy, pad_id(tokenizer), batch_tokens=settings.batch_tokens)
-    method = config.method
+    p = load_training_policy(config)
+    settings, method = config.train, config.method
     if isinstance(method, AdviceOptions):
         triplets = read_records(data_path, Triplet)
         lm = method.weights.lm > 0
         batches = [
-            [advice_item(tokenizer, t, special=special, lm=lm) for t in batch]
+            [advice_item(p.tokenizer, t, special=p.special, lm=lm) for t in batch]
             for batch in shuffled_batches(triplets, settings.batch_size, seed=settings.seed)
         ]
         records = advice_records(batches)
-        loss = advice_loss(scorer, method.weights)
+        loss = advice_loss(p.scorer, method.weights)
         settings = replace(settings, batch_size=1)  # a record is a whole one-format mini-batch
         n = len(triplets)
     else:
         answers = read_records(data_path, LabelledAnswer)
         lm = method.lm_weight > 0
-        items = [conftuner_item(tokenizer, a, special=special, lm=lm) for a in answers]
+        items = [conftuner_item(p.tokenizer, a, special=p.special, lm=lm) for a in answers]
         records = conftuner_records(items, answers)
-        loss = conftuner_loss(scorer, lm_weight=method.lm_weight)
+        loss = conftuner_loss(p.scorer, lm_weight=method.lm_weight)
         n = len(answers)
-    history = fit(policy, records, loss, settings, config.output, device=device)
-    if is_main_process():
-        (config.output / "train_log.json").write_text(json.dumps(history, indent=2) + "\n")
-        save_adapter(
-            policy,
-            config.output / ADAPTER,
-            config={"method": config.name, **config.identity()},
-            card=model_card(config, n, None),
-        )
+    history = fit(p.model, records, loss, settings, config.output, device=p.device)
+    save_training(config, p, history, method=config.name, card=model_card(config, n, None))
 
 
 # -- evaluation and report ---------------------------------------------------------------------
