@@ -21,7 +21,7 @@ SPLITS = Splits(train=EX[:2], validation=EX[2:3], heldout=EX[3:5], ood=EX[5:])
 
 def test_identity_ignores_how_and_where_it_runs(tmp_path: Path) -> None:
     config = TuningConfig(output=tmp_path / "a", ood_dataset="calibrated_math")
-    same = replace(config, output=tmp_path / "b", threads=1, evaluate=False, validation_only=True)
+    same = replace(config, output=tmp_path / "b", threads=1, evaluate=False)
     assert same.identity() == config.identity()
     other = replace(config, method=AdviceOptions(correct_from="gold"))
     assert other.identity() != config.identity()
@@ -32,10 +32,11 @@ def test_identity_ignores_how_and_where_it_runs(tmp_path: Path) -> None:
 
 
 def test_validation_only_evaluates_the_validation_split_alone(tmp_path: Path) -> None:
-    config = TuningConfig(output=tmp_path, ood_dataset="calibrated_math")
+    config = TuningConfig(output=tmp_path, ood_dataset="calibrated_math", validation_limit=1)
     names = [c.output.name for c, _ in _eval_runs(config, SPLITS, None)]
     assert names == ["eval-base", "ood-base", "valid-base"]
     swept = replace(config, validation_only=True)
+    assert swept.identity() == config.identity()  # a sweep's runtime choice, not a result
     ((only, data),) = _eval_runs(swept, SPLITS, tmp_path / "adapter")
     assert only.output.name == "valid-advice" and data == {"calibrated_math": EX[2:3]}
     assert only.formats == ("score_letter", "score_number") and only.adapter

@@ -11,7 +11,7 @@ import torch
 
 from confalign.train.dca import dca_loss, reference_logps
 from confalign.train.dca_data import tokenize_pair
-from confalign.train.losses import dpo_sigmoid, ipo
+from confalign.train.losses import chosen_nll, dpo_sigmoid, ipo
 from confalign.train.packing import PackedScorer
 
 
@@ -39,7 +39,15 @@ def test_ipo_hand_computed_normalises_by_length() -> None:
         ipo(t([0.0]), t([0.0]), t([0.0]), t([0.0]), beta=0.1)
 
 
-def _trl_trainer(model_dir: Any, rows: list[dict[str, str]], loss_type: str) -> Any:
+def test_chosen_nll_is_per_token_over_the_batch() -> None:
+    # (2 + 4) nats over (2 + 3) tokens, not the mean of the per-pair means (1 and 4/3)
+    got = chosen_nll(torch.tensor([-2.0, -4.0]), torch.tensor([2.0, 3.0]))
+    assert got.item() == pytest.approx(1.2, abs=1e-7)
+
+
+def _trl_trainer(
+    model_dir: Any, rows: list[dict[str, str]], loss_type: list[str], weights: list[float] | None
+) -> Any:
     """TRL's DPOTrainer creating its own LoRA adapter on the tiny model (so its reference is
     the model with the adapter disabled, as ours), with the adapter's B made non-zero."""
     from datasets import Dataset
@@ -52,7 +60,8 @@ def _trl_trainer(model_dir: Any, rows: list[dict[str, str]], loss_type: str) -> 
     args = DPOConfig(
         output_dir="/tmp/trl-unused",
         per_device_train_batch_size=len(rows),
-        loss_type=[loss_type],
+        loss_type=loss_type,
+        loss_weights=weights,
         beta=0.1,
         bf16=False,
         gradient_checkpointing=False,
@@ -77,9 +86,15 @@ def _trl_trainer(model_dir: Any, rows: list[dict[str, str]], loss_type: str) -> 
     return trainer, tokenizer
 
 
-@pytest.mark.parametrize("loss_type", ["sigmoid", "ipo"])
-def test_loss_equals_trl_dpo_trainer(tiny_model_dir: Any, pair_rows: list, loss_type: str) -> None:
-    trainer, tokenizer = _trl_trainer(tiny_model_dir, pair_rows, loss_type)
+@pytest.mark.parametrize(
+    ("loss_type", "sft_weight"), [("sigmoid", 0.0), ("ipo", 0.0), ("ipo", 0.5), ("sigmoid", 2.0)]
+)
+def test_loss_equals_trl_dpo_trainer(
+    tiny_model_dir: Any, pair_rows: list, loss_type: str, sft_weight: float
+) -> None:
+    # sft_weight > 0: TRL's loss_type=[loss, "sft"] with loss_weights=[1, sft_weight] (RPO).
+    types, weights = ([loss_type, "sft"], [1.0, sft_weight]) if sft_weight else ([loss_type], None)
+    trainer, tokenizer = _trl_trainer(tiny_model_dir, pair_rows, types, weights)
     tokenized = trainer.train_dataset
     batch = trainer.data_collator([tokenized[i] for i in range(len(pair_rows))])
     with torch.no_grad():
@@ -94,9 +109,14 @@ def test_loss_equals_trl_dpo_trainer(tiny_model_dir: Any, pair_rows: list, loss_
     scorer = PackedScorer(model, tokenizer.pad_token_id)
     ref = reference_logps(model, scorer, items)
     with torch.no_grad():
-        loss_fn = dca_loss(scorer, loss_type=loss_type, beta=0.1)
+        loss_fn = dca_loss(scorer, loss_type=loss_type, beta=0.1, sft_weight=sft_weight)
         ours, _ = loss_fn(model, {"item": items, "ref": ref})
+        without_sft, _ = dca_loss(scorer, loss_type=loss_type, beta=0.1)(
+            model, {"item": items, "ref": ref}
+        )
     assert abs(trl_loss - {"sigmoid": math.log(2), "ipo": 25.0}[loss_type]) > 1e-3  # not trivial
+    if sft_weight:  # the NLL term is really there (tiny random model: several nats per token)
+        assert float(ours) - float(without_sft) > sft_weight
     assert float(ours) == pytest.approx(trl_loss, abs=1e-5)
 
 

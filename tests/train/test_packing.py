@@ -8,7 +8,13 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM
 
-from confalign.train.packing import PackedScorer, TreeItem, common_length, tree_row
+from confalign.train.packing import (
+    PackedScorer,
+    TreeItem,
+    common_length,
+    fill_lines,
+    tree_row,
+)
 
 ITEMS = [
     TreeItem((1, 2, 3, 4, 5), ((6, 7, 8, 9), (6, 7, 10, 11, 12))),  # shared start 6 7
@@ -111,3 +117,11 @@ def test_sliding_window_models_fall_back_to_plain_rows() -> None:
             for k, completion in enumerate(item.completions):
                 expected = _plain(model, item.prompt, completion).item()
                 assert got[k, 0].item() == pytest.approx(expected, abs=1e-5)
+
+
+def test_fill_lines_packs_first_fit_decreasing_within_the_longest_row() -> None:
+    # width 5 (the longest row); 2 lines per pass of 10 tokens. Longest first: 5 opens line 0,
+    # 4 opens line 1, 3 opens line 2, 2 fits line 2's room (2), 1 fits line 1's room (1).
+    assert fill_lines([5, 3, 2, 4, 1], 10) == [[[0], [3, 4]], [[1, 2]]]
+    assert fill_lines([7], 3) == [[[0]]]  # a row wider than the budget still gets a pass
+    assert fill_lines([], 10) == []

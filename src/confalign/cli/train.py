@@ -24,6 +24,10 @@ train_app = typer.Typer(
 app.add_typer(train_app, name="train")
 
 _T, _L = TrainSettings(), LoraSettings()
+ValidationOnly = Annotated[
+    bool,
+    typer.Option(help="Evaluate on the validation split only (sweeps; held-out stays unseen)."),
+]
 
 
 @train_app.command("dca")
@@ -47,6 +51,9 @@ def dca_command(
     mode: Annotated[str, typer.Option(help="Response elicitation: free or prefill.")] = "prefill",
     loss: Annotated[str, typer.Option(help="Preference loss: ipo or sigmoid (DPO).")] = "ipo",
     beta: Annotated[float, typer.Option(help="DPO/IPO beta.")] = 0.1,
+    sft_weight: Annotated[
+        float, typer.Option(help="Weight of the chosen responses' NLL (TRL's 'sft'; 0: off).")
+    ] = 0.0,
     lr: Annotated[float, typer.Option("--lr", help="Learning rate.")] = _T.learning_rate,
     epochs: Annotated[float, typer.Option(help="Epochs.")] = _T.epochs,
     batch_size: Annotated[int, typer.Option(help="Pairs per micro-batch.")] = _T.batch_size,
@@ -68,6 +75,7 @@ def dca_command(
         Path | None, typer.Option(help="Train on these pairs (JSONL, TRL format).")
     ] = None,
     evaluate: Annotated[bool, typer.Option(help="Evaluate before/after.")] = True,
+    validation_only: ValidationOnly = False,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, ...")] = "auto",
     threads: Annotated[int | None, typer.Option(help="CPU threads.")] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
@@ -92,10 +100,12 @@ def dca_command(
             mode=mode,  # type: ignore[arg-type]  # validated by DCAConfig
             loss=loss,  # type: ignore[arg-type]
             beta=beta,
+            sft_weight=sft_weight,
             seed=seed,
             eval_seed=eval_seed,
             pairs_file=pairs_file,
             evaluate=evaluate,
+            validation_only=validation_only,
             device=device,
             threads=threads,
             train=TrainSettings(
@@ -130,10 +140,6 @@ Split = Annotated[str | None, typer.Option(help="Dataset split (default: the dat
 Count = Annotated[int, typer.Option(help="Number of questions.")]
 Formats = Annotated[str | None, typer.Option(help="Comma-separated score formats.")]
 Float = Annotated[float, typer.Option()]
-ValidationOnly = Annotated[
-    bool,
-    typer.Option(help="Evaluate on the validation split only (sweeps; held-out stays unseen)."),
-]
 Int = Annotated[int, typer.Option()]
 
 

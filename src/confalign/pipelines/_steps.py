@@ -31,7 +31,9 @@ class RunSettings:
     ``output``: the run folder. ``dataset``: training and in-distribution data;
     ``ood_dataset``: a second dataset evaluated out of distribution (None: none).
     ``validation_limit``: training-split examples held apart for choosing hyperparameters
-    (evaluated before/after too). ``evaluate``: run the before/after evaluation."""
+    (evaluated before/after too). ``evaluate``: run the before/after evaluation.
+    ``validation_only``: evaluate on the validation split alone (a hyperparameter sweep: the
+    held-out split stays unseen)."""
 
     output: Path
     model: str = "default"
@@ -47,11 +49,14 @@ class RunSettings:
     eval_seed: int = 1
     stratify: bool = True
     evaluate: bool = True
+    validation_only: bool = False
     train: TrainSettings = field(default_factory=TrainSettings)
     device: str = "auto"
     threads: int | None = None
     # Fields that say how or where to run, not what the results are.
-    RUNTIME: ClassVar[frozenset[str]] = frozenset({"output", "device", "threads", "evaluate"})
+    RUNTIME: ClassVar[frozenset[str]] = frozenset(
+        {"output", "device", "threads", "evaluate", "validation_only"}
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "output", Path(self.output))
@@ -63,6 +68,8 @@ class RunSettings:
                 )
         if self.validation_limit < 0:
             raise TrainingRunError(f"validation-limit: must be >= 0, got {self.validation_limit}")
+        if self.validation_only and not self.validation_limit:
+            raise TrainingRunError("validation-only: needs --validation-limit >= 1")
         if self.device != "auto":
             from confalign.backends import check_device
 

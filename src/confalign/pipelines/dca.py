@@ -10,7 +10,8 @@ Output folder (every step is stored and skipped when done, so the same command r
 - ``reference.pt``: the reference log-probabilities, once per pair;
 - ``checkpoints/``: the Trainer's (a killed run continues from the last one);
 - ``adapter/``: the peft adapter, ``README.md`` (model card), ``training_config.json``;
-- ``eval-base/``, ``eval-dca/`` (and ``valid-*`` with a validation split): eval runs;
+- ``eval-base/``, ``eval-dca/`` (and ``valid-*`` with a validation split): eval runs
+  (``--validation-only``: ``valid-*`` alone, for a sweep that leaves held-out unseen);
 - ``report/``: ``dca.md``/``dca.json`` (the before/after table) and the runs' comparison.
 
 Splits: ``_steps.make_splits`` (held-out = ``confalign eval``'s seeded sample; training and
@@ -62,11 +63,14 @@ class DCAConfig(RunSettings):
     """One DCA run (the shared fields: ``RunSettings``). ``mode``: how responses are elicited
     (``free`` as in the paper; ``prefill`` for models that write no confidence). ``beta``:
     DPO/IPO's beta. ``eval_modes``: the verbalized modes of the before/after evaluation.
-    ``pairs_file``: train on these pairs (JSONL, TRL format) instead of generating them."""
+    ``pairs_file``: train on these pairs (JSONL, TRL format) instead of generating them.
+    ``sft_weight``: weight of the chosen responses' NLL added to the loss (TRL's ``sft`` loss
+    type; 0: the paper's plain DPO/IPO)."""
 
     mode: PairMode = "prefill"
     loss: LossType = "ipo"
     beta: float = 0.1
+    sft_weight: float = 0.0
     eval_modes: tuple[str, ...] = ("prefill", "distribution")
     pairs_file: Path | None = None
 
@@ -78,6 +82,8 @@ class DCAConfig(RunSettings):
             raise DCAError(f"loss: must be ipo or sigmoid, got {self.loss!r}")
         if not self.beta > 0:
             raise DCAError(f"beta: must be > 0, got {self.beta}")
+        if not self.sft_weight >= 0:
+            raise DCAError(f"sft-weight: must be >= 0, got {self.sft_weight}")
         for m in self.eval_modes:
             if m not in ("free", "prefill", "distribution"):
                 raise DCAError(f"eval-modes: unknown mode {m!r}")
@@ -199,7 +205,7 @@ def _train(config: DCAConfig, pairs_path: Path) -> None:
     reference = _cached_reference(
         config, pairs_path, lambda: reference_logps(p.model, p.scorer, items)
     )
-    loss = dca_loss(p.scorer, loss_type=config.loss, beta=config.beta)
+    loss = dca_loss(p.scorer, loss_type=config.loss, beta=config.beta, sft_weight=config.sft_weight)
     records = dca_records(items, reference)
     history = fit(p.model, records, loss, config.train, config.output, device=p.device)
     save_training(config, p, history, method="dca", card=model_card(config, len(pairs), None))
@@ -240,9 +246,9 @@ def _eval_runs(config: DCAConfig, splits: Splits, adapter: Path | None) -> list[
     main = {config.dataset: splits.heldout}
     if config.ood_dataset:
         main[config.ood_dataset] = splits.ood
-    runs.append(
-        (EvalConfig(datasets=tuple(main), output=config.output / f"eval-{tag}", **common), main)
-    )
+    if not config.validation_only:
+        output = config.output / f"eval-{tag}"
+        runs.append((EvalConfig(datasets=tuple(main), output=output, **common), main))
     if splits.validation:
         val = {config.dataset: splits.validation}
         runs.append(
@@ -261,7 +267,7 @@ def _report(config: DCAConfig, stats: dict[str, int]) -> Path:
 
     out = config.output / "report"
     out.mkdir(exist_ok=True)
-    sections = {"held-out": ("eval-base", "eval-dca")}
+    sections = {} if config.validation_only else {"held-out": ("eval-base", "eval-dca")}
     if config.validation_limit:
         sections["validation"] = ("valid-base", "valid-dca")
     tables: dict[str, Any] = {}
@@ -287,7 +293,8 @@ def _write_comparison(config: DCAConfig, out: Path) -> None:
     """The generic run comparison (every metric of both runs) beside the DCA table."""
     from confalign.report import write_comparison
 
-    runs = [config.output / "eval-base", config.output / "eval-dca"]
+    prefix = "valid" if config.validation_only else "eval"
+    runs = [config.output / f"{prefix}-base", config.output / f"{prefix}-dca"]
     write_comparison(runs, out / "compare", labels=["base", "dca"])
 
 
@@ -297,7 +304,8 @@ def model_card(config: DCAConfig, n_pairs: int, results: str | None) -> str:
     command = (
         f"confalign train dca --model {config.model} --dataset {config.dataset} "
         f"--train-limit {config.train_limit} --eval-limit {config.eval_limit} --mode {config.mode} "
-        f"--loss {config.loss} --beta {config.beta} --lr {t.learning_rate} --epochs {t.epochs} "
+        f"--loss {config.loss} --beta {config.beta} --sft-weight {config.sft_weight} "
+        f"--lr {t.learning_rate} --epochs {t.epochs} "
         f"--batch-size {t.batch_size} --grad-accum {t.grad_accum} --seed {config.seed} "
         f"--output {config.output}"
     )
@@ -309,7 +317,8 @@ tags: [confalign, dca, lora, calibration]
 
 # DCA adapter for `{config.model}`
 
-Direct Confidence Alignment (preference training, loss `{config.loss}`, beta {config.beta})
+Direct Confidence Alignment (preference training, loss `{config.loss}`, beta {config.beta},
+chosen-NLL weight {config.sft_weight})
 teaches the model to *say* the confidence it *has*: preference pairs whose chosen response
 carries its verbalized `Probability: X%` replaced by round(100 * Ci)%, Ci being the model's
 internal probability of the answer it gave.

@@ -93,8 +93,7 @@ class TuningConfig(RunSettings):
     """One ADVICE or ConfTuner run (``method`` says which; the shared fields:
     ``RunSettings``). ``eval_formats``: the formats of the held-out evaluation (the trained
     ones and those not trained on); ``ood_formats``: of the out-of-distribution one (default:
-    ADVICE's two and the trained ones). ``validation_only``: evaluate on the validation split
-    alone (a hyperparameter sweep: the held-out split stays unseen)."""
+    ADVICE's two and the trained ones)."""
 
     method: AdviceOptions | ConfTunerOptions = field(default_factory=AdviceOptions)
     dataset: str = "calibrated_math"
@@ -102,8 +101,6 @@ class TuningConfig(RunSettings):
     train_limit: int = 600
     eval_formats: tuple[str, ...] = (*ADVICE_FORMATS, *UNTRAINED_FORMATS)
     ood_formats: tuple[str, ...] | None = None
-    validation_only: bool = False
-    RUNTIME: ClassVar[frozenset[str]] = RunSettings.RUNTIME | {"validation_only"}
 
     def __post_init__(self) -> None:
         super().__post_init__()

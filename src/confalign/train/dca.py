@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from confalign.train.losses import PREFERENCE_LOSSES
+from confalign.train.losses import PREFERENCE_LOSSES, chosen_nll
 from confalign.train.packing import PackedScorer, TreeItem
 
 
@@ -48,9 +48,10 @@ def dca_records(items: Sequence[TreeItem], reference: torch.Tensor) -> list[dict
     return [{"item": it, "ref": reference[i]} for i, it in enumerate(items)]
 
 
-def dca_loss(scorer: PackedScorer, *, loss_type: str, beta: float) -> Any:
-    """The method's ``LossFn``: mean preference loss over the batch, plus the mean reward
-    margin (``(r_c - r_r)``, nats) and the share of pairs where it is positive."""
+def dca_loss(scorer: PackedScorer, *, loss_type: str, beta: float, sft_weight: float = 0.0) -> Any:
+    """The method's ``LossFn``: mean preference loss over the batch (plus ``sft_weight`` times
+    the chosen responses' NLL per token: TRL's ``loss_type=[loss, "sft"]``), with the mean
+    reward margin (``(r_c - r_r)``, nats) and the share of pairs where it is positive."""
     if loss_type not in PREFERENCE_LOSSES:
         raise ValueError(f"unknown DCA loss {loss_type!r}; known: {', '.join(PREFERENCE_LOSSES)}")
     loss_of = PREFERENCE_LOSSES[loss_type]
@@ -68,7 +69,10 @@ def dca_loss(scorer: PackedScorer, *, loss_type: str, beta: float) -> Any:
             rejected_len=s[:, 1, 1],
         )
         margin = ((s[:, 0, 0] - ref[:, 0]) - (s[:, 1, 0] - ref[:, 1])).detach()
-        return per_pair.mean(), {
+        total = per_pair.mean()
+        if sft_weight:
+            total = total + sft_weight * chosen_nll(s[:, 0, 0], s[:, 0, 1])
+        return total, {
             "margin": float(margin.mean()),
             "accuracy": float((margin > 0).float().mean()),
         }

@@ -11,6 +11,7 @@ and rejected completions (nats) and, for IPO, their lengths in tokens:
   the completion lengths ``n`` is TRL's (``DPOTrainer``, loss_type="ipo"; its authors confirmed
   it with the IPO authors), not in the IPO paper's equation 17; confalign matches TRL so that
   ``beta`` means the same in both.
+- ``chosen_nll``: TRL's ``sft`` term, the chosen completions' NLL per token (a weight adds it).
 
 Confidence-level losses (ADVICE, ConfTuner) take log-probabilities over a format's levels,
 shape ``(n, n_levels)``, normalised over the levels (``log_softmax``), and the levels' values
@@ -65,6 +66,14 @@ def ipo(
         rejected_len.clamp(min=1)
     )
     return (delta - 1.0 / (2.0 * beta)) ** 2
+
+
+def chosen_nll(chosen: torch.Tensor, chosen_len: torch.Tensor) -> torch.Tensor:
+    """The chosen completions' negative log-likelihood per token over the whole batch (a
+    scalar): TRL's ``sft`` loss type, added to a preference loss with a weight (RPO, Pang et al.
+    2024). Preference losses alone can lower the chosen response's likelihood as long as the
+    rejected one falls faster; this term anchors the model to actually say the chosen value."""
+    return -chosen.sum() / chosen_len.sum().clamp(min=1)
 
 
 def jsd(log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
