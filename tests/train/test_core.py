@@ -3,6 +3,7 @@ the same adapter as an uninterrupted one."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,27 @@ def test_gradients_reach_only_lora_parameters(tiny_model_dir: Path) -> None:
     assert with_grad and all("lora_" in n for n in with_grad)
     # the B matrices start at 0, so only they get a gradient at step 0 (A's is B^T times ...)
     assert any(policy.get_parameter(n).grad.abs().sum() > 0 for n in with_grad if "lora_B" in n)
+
+
+def test_method_metrics_are_logged_as_means_since_the_last_log(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    policy, records, loss_fn = _setup(tiny_model_dir)
+    seen: list[dict[str, float]] = []
+
+    def recording(model: Any, batch: dict[str, Any]) -> Any:
+        loss, metrics = loss_fn(model, batch)
+        seen.append(metrics)
+        return loss, metrics
+
+    settings = replace(SETTINGS, logging_steps=2, save_steps=100)
+    history = fit(policy, records, recording, settings, tmp_path, device=torch.device("cpu"))
+    logged = [h for h in history if "loss" in h]
+    assert len(seen) == 4 and len(logged) == 2  # 4 steps of one micro-batch, a log every 2
+    for k, entry in enumerate(logged):
+        window = seen[2 * k : 2 * k + 2]
+        for key in ("margin", "accuracy"):
+            assert entry[key] == pytest.approx(sum(m[key] for m in window) / 2, abs=1e-9)
 
 
 class _Kill(TrainerCallback):

@@ -167,12 +167,15 @@ def _trainer_class() -> type:
     from transformers import Trainer
 
     class MethodTrainer(Trainer):
-        """transformers' ``Trainer`` whose loss is the method's (nothing else overridden)."""
+        """transformers' ``Trainer`` whose loss is the method's. Its metrics (DCA: the reward
+        margin and the share of pairs it favours; ADVICE: mu_c, mu_w, JSD; ...) join the loss
+        in the log, averaged over the micro-batches since the last log (this process's)."""
 
         def __init__(self, *args: Any, loss_fn: LossFn, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.loss_fn = loss_fn
             self.loss_is_scaled_for_ga = False  # a per-micro-batch mean: divide under accumulation
+            self.method_metrics: dict[str, list[float]] = {}
 
         def compute_loss(
             self,
@@ -182,7 +185,16 @@ def _trainer_class() -> type:
             num_items_in_batch: Any = None,
         ) -> Any:
             loss, metrics = self.loss_fn(model, inputs)
+            if model.training:
+                for key, value in metrics.items():
+                    self.method_metrics.setdefault(key, []).append(value)
             return (loss, metrics) if return_outputs else loss
+
+        def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+            if "loss" in logs and self.method_metrics:
+                logs = logs | {k: sum(v) / len(v) for k, v in self.method_metrics.items()}
+                self.method_metrics = {}
+            super().log(logs, start_time)
 
     return MethodTrainer
 
