@@ -27,6 +27,7 @@ from confalign.metrics import (
     brier_score_loss,
     expected_calibration_error,
 )
+from confalign.report.render import md_escape
 from confalign.runs import RunStore
 
 COLUMNS = (
@@ -128,12 +129,13 @@ def markdown_table(
     columns: Sequence[tuple[str, str]],
 ) -> str:
     """Rows as a Markdown table: the ``keys`` as they are, then each ``(key, title)`` of
-    ``columns`` formatted (3 decimals, a dash for missing or NaN, lists joined by ``/``)."""
+    ``columns`` formatted (3 decimals, a dash for missing or NaN, lists joined by ``/``);
+    a ``|`` in a title or cell (``|ε|``) is escaped so it does not split the column."""
     head = [*keys, *(title for _, title in columns)]
-    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    lines = ["| " + " | ".join(map(md_escape, head)) + " |", "|" + " --- |" * len(head)]
     for r in rows:
         cells = [*(str(r[k]) for k in keys), *(_fmt(r.get(k)) for k, _ in columns)]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join(map(md_escape, cells)) + " |")
     return "\n".join(lines) + "\n"
 
 

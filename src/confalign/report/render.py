@@ -161,10 +161,10 @@ def render_markdown(page: Page, *, figure_dir: str | None = "figures") -> str:
 
 def _md_table(table: T.Table, *, show_title: bool = True) -> list[str]:
     lines = [f"**{table.title}**", ""] if table.title and show_title else []
-    lines.append("| " + " | ".join(_md_escape(c) for c in table.columns) + " |")
+    lines.append("| " + " | ".join(md_escape(c) for c in table.columns) + " |")
     lines.append("|" + "---|" * len(table.columns))
     for row in table.rows:
-        lines.append("| " + " | ".join(_md_escape(md_cell(c)) for c in row) + " |")
+        lines.append("| " + " | ".join(md_escape(md_cell(c)) for c in row) + " |")
     lines.append("")
     if table.note:
         lines += [f"_{table.note}_", ""]
@@ -183,7 +183,7 @@ def md_cell(cell: T.Cell) -> str:
     return f"{value} [{T.number(cell['low'])}, {T.number(cell['high'])}]"
 
 
-def _md_escape(text: str) -> str:
+def md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
