@@ -39,7 +39,7 @@ def summary(run: Path) -> dict:
 
 folders = [Path(a) for a in sys.argv[1:]]
 table = []
-base = next((f / "valid-base" for f in folders if (f / "valid-base" / "manifest.json").exists()))
+base = next(f / "valid-base" for f in folders if (f / "valid-base" / "manifest.json").exists())
 table.append({"run": "base", **summary(base)})
 for f in folders:
     if (f / "valid-dca" / "manifest.json").exists():
