@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from confalign.data.example import QAExample
-from confalign.pipelines._steps import Splits, TrainingRunError
+from confalign.pipelines._steps import Splits, TrainingRunError, claim_output
 from confalign.pipelines.dca import DCAConfig, DCAError, _eval_runs
 
 EX = [QAExample(id=f"q{i}", question=f"Q{i}", choices=("a", "b"), gold=0) for i in range(6)]
@@ -37,3 +38,15 @@ def test_sft_weight_is_part_of_the_identity_and_checked(tmp_path: Path) -> None:
 def test_validation_only_needs_a_validation_split(tmp_path: Path) -> None:
     with pytest.raises(TrainingRunError, match="validation-only: needs --validation-limit"):
         DCAConfig(output=tmp_path, validation_only=True)
+
+
+def test_a_folder_written_before_a_setting_existed_takes_its_default(tmp_path: Path) -> None:
+    config = DCAConfig(output=tmp_path / "run")
+    old = config.identity()
+    del old["sft_weight"]  # a folder written by a confalign without --sft-weight
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "dca.json").write_text(json.dumps(old))
+    claim = {"marker": "dca.json", "kind": "DCA", "defaults": config.default_identity()}
+    claim_output(config.output, config.identity(), **claim)  # sft_weight 0: the same run
+    with pytest.raises(TrainingRunError, match="different sft_weight"):
+        claim_output(config.output, replace(config, sft_weight=0.5).identity(), **claim)

@@ -89,6 +89,10 @@ class RunSettings:
         out["train"] = asdict(self.train)
         return json.loads(json.dumps(out, default=str))
 
+    def default_identity(self) -> dict[str, Any]:
+        """The identity of this kind of run with every setting at its default."""
+        return type(self)(output=self.output).identity()
+
 
 @dataclass(frozen=True)
 class Splits:
@@ -165,9 +169,18 @@ def make_splits(config: RunSettings) -> Splits:
     return Splits(train, validation, heldout, ood)
 
 
-def claim_output(out: Path, identity: Mapping[str, Any], *, marker: str, kind: str) -> None:
+def claim_output(
+    out: Path,
+    identity: Mapping[str, Any],
+    *,
+    marker: str,
+    kind: str,
+    defaults: Mapping[str, Any] | None = None,
+) -> None:
     """Create ``out``, or check that it holds this run (``marker``: the file of its settings);
-    refuse another run's folder (or a folder of other files) before anything is written."""
+    refuse another run's folder (or a folder of other files) before anything is written.
+    A setting the stored file lacks (added by a later confalign) counts as its ``defaults``
+    value, so an upgrade does not orphan a run that was written before the setting existed."""
     from confalign.runs import atomic_write, check_output_dir, make_output_dir
 
     state = out / marker
@@ -176,7 +189,12 @@ def claim_output(out: Path, identity: Mapping[str, Any], *, marker: str, kind: s
             stored = json.loads(state.read_text())
         except (OSError, json.JSONDecodeError) as error:
             raise TrainingRunError(f"{state}: unreadable ({error}); use another --output") from None
-        diff = sorted(k for k in set(stored) | set(identity) if stored.get(k) != identity.get(k))
+        defaults = defaults or {}
+        diff = sorted(
+            k
+            for k in set(stored) | set(identity)
+            if stored.get(k, defaults.get(k)) != identity.get(k)
+        )
         if diff:
             raise TrainingRunError(
                 f"{out} holds another {kind} run (different {', '.join(diff)}); "

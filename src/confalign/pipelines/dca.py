@@ -103,7 +103,13 @@ def run_dca(config: DCAConfig, *, progress: bool = True) -> TrainingResult:
     with state.main_process_first():
         splits = make_splits(config)  # refuses overlapping splits before anything is written
         if state.is_main_process:
-            claim_output(out, config.identity(), marker=STATE_FILE, kind="DCA")
+            claim_output(
+                out,
+                config.identity(),
+                marker=STATE_FILE,
+                kind="DCA",
+                defaults=config.default_identity(),
+            )
         backend = LazyBackend(config)
         pairs_path, stats = _pairs(config, splits, backend, progress)
         if config.evaluate and state.is_main_process:

@@ -132,7 +132,13 @@ def run_tuning(config: TuningConfig, *, progress: bool = True) -> TrainingResult
     with state.main_process_first():
         splits = make_splits(config)  # refuses overlapping splits before anything is written
         if state.is_main_process:
-            claim_output(out, config.identity(), marker=f"{config.name}.json", kind=config.name)
+            claim_output(
+                out,
+                config.identity(),
+                marker=f"{config.name}.json",
+                kind=config.name,
+                defaults=config.default_identity(),
+            )
         backend = LazyBackend(config)
         data_path, stats = _data(config, splits, backend, progress)
         if config.evaluate and state.is_main_process:
