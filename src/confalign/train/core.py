@@ -17,6 +17,7 @@ optimizer, scheduler, RNG states and the data order are restored by the Trainer.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -168,8 +169,9 @@ def _trainer_class() -> type:
 
     class MethodTrainer(Trainer):
         """transformers' ``Trainer`` whose loss is the method's. Its metrics (DCA: the reward
-        margin and the share of pairs it favours; ADVICE: mu_c, mu_w, JSD; ...) join the loss
-        in the log, averaged over the micro-batches since the last log (this process's)."""
+        margin and the share of pairs it favours; ADVICE: mu_correct, mu_wrong, JSD; ...)
+        join the loss in the log, averaged over the micro-batches since the last log (this
+        process's)."""
 
         def __init__(self, *args: Any, loss_fn: LossFn, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
@@ -192,11 +194,17 @@ def _trainer_class() -> type:
 
         def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
             if "loss" in logs and self.method_metrics:
-                logs = logs | {k: sum(v) / len(v) for k, v in self.method_metrics.items()}
+                # NaN-skipping: a micro-batch without, say, a right answer has no cv_right
+                logs = logs | {k: _nanmean(v) for k, v in self.method_metrics.items()}
                 self.method_metrics = {}
             super().log(logs, start_time)
 
     return MethodTrainer
+
+
+def _nanmean(values: Sequence[float]) -> float:
+    kept = [v for v in values if not math.isnan(v)]
+    return sum(kept) / len(kept) if kept else math.nan
 
 
 def training_arguments(settings: TrainSettings, output_dir: Path, device: torch.device) -> Any:
