@@ -1,10 +1,15 @@
-"""The ``openai`` backend: response mapping and transport on a stub client, then the real
-protocol against a llama.cpp server started on 127.0.0.1 (``llama_server`` fixture)."""
+"""The ``openai`` backend: response mapping and transport against a local HTTP stub (the real
+openai client, real replies and errors), then the real protocol against a llama.cpp server
+on 127.0.0.1 (``llama_server`` fixture)."""
 
 from __future__ import annotations
 
+import http.server
+import json
+import socket
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import SimpleNamespace as NS
 from typing import Any
 
 import numpy as np
@@ -24,7 +29,6 @@ from confalign.backends.openai import (  # noqa: E402
     to_generation,
 )
 
-UNUSED_URL = "http://127.0.0.1:9/v1"  # nothing listens there
 # Sampling settings that make llama-cpp-python's server sample from the plain distribution.
 PLAIN = {"top_k": 0, "min_p": 0.0, "repeat_penalty": 1.0}
 
@@ -61,92 +65,135 @@ def test_to_generation_drops_what_follows_the_text() -> None:
     assert to_generation("ab", ["a", "b"], [-1, -2], [], 0, "length").finish_reason == "length"
 
 
-# -- a stub client ------------------------------------------------------------------------------
+# -- a local HTTP server ------------------------------------------------------------------------
 
 
-class _Endpoint:
-    def __init__(self, handler: Any) -> None:
-        self.handler, self.calls = handler, []
-
-    def create(self, **kwargs: Any) -> Any:
-        self.calls.append(kwargs)
-        return self.handler(kwargs)
+Reply = dict[str, Any] | tuple[int, dict[str, Any]] | None
 
 
-def _backend(monkeypatch: pytest.MonkeyPatch, handler: Any = None, **options: Any) -> Any:
-    monkeypatch.setenv("CONFALIGN_TEST_KEY", "sk-test-SECRET-123456")
-    options = {"base_url": UNUSED_URL, "api_key_env": "CONFALIGN_TEST_KEY", **options}
-    backend = load_backend("openai", BackendConfig(model="m", options=options))
-    endpoint = _Endpoint(handler)
-    backend.client = NS(completions=endpoint, chat=NS(completions=endpoint), close=lambda: None)
-    return backend, endpoint
+class _HTTPStub:
+    """A server on 127.0.0.1 that answers each POST with ``handler(request JSON)``: a JSON body
+    (status 200), (status, body), or None to drop the connection unanswered. The backend talks
+    to it through its real openai client, so every reply and error object is built by openai
+    from a real HTTP exchange: no stand-in that a new release can reject."""
+
+    def __init__(self) -> None:
+        self.handler: Callable[[dict[str, Any]], Reply] = lambda body: None
+        self.calls: list[dict[str, Any]] = []
+        self.paths: list[str] = []
+        stub = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                stub.paths.append(self.path)
+                stub.calls.append(request)
+                reply = stub.handler(request)
+                if reply is None:
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                status, body = reply if isinstance(reply, tuple) else (200, reply)
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def backend(self, monkeypatch: pytest.MonkeyPatch, **options: Any) -> Any:
+        monkeypatch.setenv("CONFALIGN_TEST_KEY", "sk-test-SECRET-123456")
+        options = {"base_url": self.url, "api_key_env": "CONFALIGN_TEST_KEY", **options}
+        return load_backend("openai", BackendConfig(model="m", options=options))
 
 
-def _echo(text: str, tokens: list[str], logprobs: list[float | None]) -> Any:
-    offsets = list(np.cumsum([0, *map(len, tokens)])[:-1])
-    lp = NS(tokens=tokens, text_offset=offsets, token_logprobs=logprobs, top_logprobs=None)
-    return NS(
-        choices=[NS(text=text, logprobs=lp, finish_reason="length")], usage=NS(completion_tokens=1)
-    )
+@pytest.fixture
+def stub() -> Iterator[_HTTPStub]:
+    server = _HTTPStub()
+    yield server
+    server.server.shutdown()
+    server.server.server_close()
 
 
-def test_score_continuation_from_echo(monkeypatch: pytest.MonkeyPatch) -> None:
-    def handler(kw: dict[str, Any]) -> Any:
+def _completion(text: str, logprobs: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": "x", "object": "text_completion", "created": 0, "model": "m",
+        "choices": [{"index": 0, "text": text, "logprobs": logprobs, "finish_reason": "length"}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }  # fmt: skip
+
+
+def _echo(text: str, tokens: list[str], logprobs: list[float | None]) -> dict[str, Any]:
+    offsets = [int(x) for x in np.cumsum([0, *map(len, tokens)])[:-1]]
+    lp = {"tokens": tokens, "text_offset": offsets, "token_logprobs": logprobs}
+    return _completion(text, {**lp, "top_logprobs": None})
+
+
+def test_score_continuation_from_echo(monkeypatch: pytest.MonkeyPatch, stub: _HTTPStub) -> None:
+    def handler(kw: dict[str, Any]) -> Reply:
         assert kw["echo"] is True and kw["max_tokens"] == 1 and kw["logprobs"] == 1
         assert kw["prompt"] == "Q: x\nA: Paris"  # the trailing space moved into the continuation
         return _echo(kw["prompt"] + " is", ["Q", ":", " x", "\n", "A", ":", " Par", "is", " is"],
                      [None, -1, -2, -3, -4, -5, -6, -7, -8])  # fmt: skip
 
-    backend, _ = _backend(monkeypatch, handler)
+    stub.handler = handler
+    backend = stub.backend(monkeypatch)
     (res,) = backend.score([ScoreRequest(Prompt("Q: x\nA: "), continuations=("Paris",))])
     np.testing.assert_array_equal(res.continuation_logprobs[0], [-6, -7])
+    assert stub.paths == ["/v1/completions"]
     # without a chat template the assistant prefix starts a line of its own
     assert backend.render(Prompt("u", system="s", assistant_prefix="p")) == "s\n\nu\np"
     assert "chat" not in backend.capabilities and "prefill" in backend.capabilities
 
 
-def test_echo_refused_is_a_capability_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    def handler(kw: dict[str, Any]) -> Any:
-        response = NS(status_code=400, headers={}, request=None)  # what the error reads
-        raise openai.BadRequestError("echo is not supported", response=response, body=None)
-
-    backend, _ = _backend(monkeypatch, handler)
+def test_echo_refused_is_a_capability_error(
+    monkeypatch: pytest.MonkeyPatch, stub: _HTTPStub
+) -> None:
+    stub.handler = lambda kw: (400, {"error": {"message": "echo is not supported", "type": "x"}})
+    backend = stub.backend(monkeypatch)
     with pytest.raises(CapabilityError, match="continuation scoring"):
         backend.score([ScoreRequest(Prompt("q"), continuations=("a",))])
-    no_echo, _ = _backend(monkeypatch, handler, echo=False)
+    no_echo = stub.backend(monkeypatch, echo=False)
     assert "score" not in no_echo.capabilities
     with pytest.raises(CapabilityError, match="distribution mode"):
         no_echo.score([ScoreRequest(Prompt("q"), continuations=("a",))])
+    assert len(stub.calls) == 1  # the second backend refuses without asking the server
 
 
-def test_candidates_outside_top_k(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_candidates_outside_top_k(monkeypatch: pytest.MonkeyPatch, stub: _HTTPStub) -> None:
     top = {" A": -0.5, "B": -1.0}
-    lp = NS(tokens=[" A"], token_logprobs=[-0.5], top_logprobs=[top], text_offset=[0])
-    reply = NS(choices=[NS(text=" A", logprobs=lp, finish_reason="length")])
-    backend, endpoint = _backend(monkeypatch, lambda kw: reply, top_logprobs=5)
+    lp = {"tokens": [" A"], "token_logprobs": [-0.5], "top_logprobs": [top], "text_offset": [0]}
+    stub.handler = lambda kw: _completion(" A", lp)
+    backend = stub.backend(monkeypatch, top_logprobs=5)
     with pytest.warns(TopKTruncationWarning, match="C"):
         (res,) = backend.score([ScoreRequest(Prompt("q"), candidates=("A", "B", "C"))])
     np.testing.assert_array_equal(res.candidate_logprobs, [-0.5, -1.0, -np.inf])
     assert backend.stats["candidates_outside_top_k"] == 1
-    assert endpoint.calls[0]["logprobs"] == 5 and endpoint.calls[0]["max_tokens"] == 1
-    strict, _ = _backend(monkeypatch, lambda kw: reply, missing_candidate="error")
+    assert stub.calls[0]["logprobs"] == 5 and stub.calls[0]["max_tokens"] == 1
+    strict = stub.backend(monkeypatch, missing_candidate="error")
     with pytest.raises(RuntimeError, match="outside the server's top"):
         strict.score([ScoreRequest(Prompt("q"), candidates=("C",))])
 
 
-def test_retries_then_success(monkeypatch: pytest.MonkeyPatch) -> None:
-    failures = []
-
-    def handler(kw: dict[str, Any]) -> Any:
-        if len(failures) < 2:
-            failures.append(1)
-            raise openai.APIConnectionError(request=None)  # type: ignore[arg-type]
-        return _echo(kw["prompt"] + "c", ["a", "b", "c"], [None, -1.0, -2.0])
-
-    backend, _ = _backend(monkeypatch, handler, backoff=0.001)
+def test_retries_then_success(monkeypatch: pytest.MonkeyPatch, stub: _HTTPStub) -> None:
+    # A dropped connection (APIConnectionError), a 503 (InternalServerError), then the reply.
+    replies: list[Reply] = [
+        None,
+        (503, {"error": {"message": "busy"}}),
+        _echo("abc", ["a", "b", "c"], [None, -1.0, -2.0]),
+    ]
+    stub.handler = lambda kw: replies.pop(0)
+    backend = stub.backend(monkeypatch, backoff=0.001)
     (res,) = backend.score([ScoreRequest(Prompt("a"), continuations=("b",))])
     np.testing.assert_array_equal(res.continuation_logprobs[0], [-1.0])
-    assert backend.stats["retries"] == 2
+    assert backend.stats["retries"] == 2 and len(stub.calls) == 3
 
 
 def test_key_stays_secret(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -174,8 +221,8 @@ def test_options_are_checked() -> None:
         load_backend("openai", BackendConfig(model="m", options={"endpoint": "embeddings"}))
 
 
-def test_chat_endpoint_limits(monkeypatch: pytest.MonkeyPatch) -> None:
-    backend, _ = _backend(monkeypatch, None, endpoint="chat")
+def test_chat_endpoint_limits(monkeypatch: pytest.MonkeyPatch, stub: _HTTPStub) -> None:
+    backend = stub.backend(monkeypatch, endpoint="chat")
     assert backend.capabilities == {"candidates", "generate", "chat", "top_logprobs"}
     with pytest.raises(CapabilityError, match="continuation scoring"):
         backend.score([ScoreRequest(Prompt("q"), continuations=("a",))])

@@ -64,7 +64,6 @@ def _trl_trainer(
         loss_weights=weights,
         beta=0.1,
         bf16=False,
-        gradient_checkpointing=False,
         use_cpu=True,
         report_to=[],
         max_length=None,

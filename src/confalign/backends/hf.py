@@ -75,6 +75,7 @@ from confalign.backends.base import (
     plain_text,
 )
 from confalign.backends.devices import check_device
+from confalign.backends.peft_compat import peft_wrapping
 
 _TRAILING_SPACE = " \t"
 
@@ -372,7 +373,8 @@ def _load_model(path: str, config: BackendConfig, options: HFOptions, device: to
     if config.adapter:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, config.adapter, revision=options.revision)
+        with peft_wrapping():
+            model = PeftModel.from_pretrained(model, config.adapter, revision=options.revision)
         if options.merge_adapter:
             model = model.merge_and_unload()
     model.to(device)

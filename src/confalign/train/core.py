@@ -27,6 +27,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from confalign.backends.peft_compat import peft_wrapping
 from confalign.runs import atomic_dir, writing
 
 Device = str
@@ -139,7 +140,8 @@ def load_policy(
     base = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, attn_implementation="sdpa")
     base.to(device)
     if adapter:
-        policy = PeftModel.from_pretrained(base, adapter, is_trainable=True)
+        with peft_wrapping():
+            policy = PeftModel.from_pretrained(base, adapter, is_trainable=True)
     else:
         set_seed(seed)
         config = LoraConfig(
@@ -149,7 +151,8 @@ def load_policy(
             target_modules=list(lora.target_modules),
             task_type="CAUSAL_LM",
         )
-        policy = get_peft_model(base, config)
+        with peft_wrapping():
+            policy = get_peft_model(base, config)
     return policy, tokenizer
 
 
@@ -231,7 +234,6 @@ def training_arguments(settings: TrainSettings, output_dir: Path, device: torch.
         seed=settings.seed,
         data_seed=settings.seed,
         remove_unused_columns=False,  # the batches are the method's records, not model inputs
-        gradient_checkpointing=False,
         bf16=bf16,
         use_cpu=device.type == "cpu",
         report_to=[],
