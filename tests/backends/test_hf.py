@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from confalign.backends import BackendConfig, load_backend
-from confalign.backends._hf_rows import common_prefix, make_batches, shared_row
 from confalign.backends.base import GenerateRequest, Prompt, ScoreRequest
 from confalign.backends.hf import HFBackend
+from confalign.backends.packed import common_prefix, make_batches, shared_row
 
 ATOL = 1e-4
 HEADER = "<|im_start|>assistant\n"

@@ -8,13 +8,8 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM
 
-from confalign.train.packing import (
-    PackedScorer,
-    TreeItem,
-    common_length,
-    fill_lines,
-    tree_row,
-)
+from confalign.backends.packed import TreeItem, common_length, fill_lines, tree_row
+from confalign.train.packing import PackedScorer
 
 ITEMS = [
     TreeItem((1, 2, 3, 4, 5), ((6, 7, 8, 9), (6, 7, 10, 11, 12))),  # shared start 6 7

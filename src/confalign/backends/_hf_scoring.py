@@ -51,16 +51,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from confalign.backends._hf_rows import Layout, Row, RowResult, common_prefix, make_batches
-
-# Config attributes of models whose forward changes the logits after ``lm_head`` (soft-capping,
-# scaling); for those, projecting the hidden states ourselves would be wrong.
-_LOGIT_POSTPROCESSING = (
-    "final_logit_softcapping",
-    "logit_scale",
-    "logits_scaling",
-    "output_multiplier_scale",
+from confalign.backends.packed import (
+    Layout,
+    Row,
+    RowResult,
+    common_prefix,
+    has_sliding_window,
+    make_batches,
+    split_body_head,
+    tree_mask,
 )
+
 # Positions projected to the vocabulary at once (a (chunk, vocab) float32 block).
 _HEAD_CHUNK = 1024
 # A shared prefix shorter than this is not worth a separate forward pass.
@@ -75,7 +76,7 @@ class Scorer:
         self.pad_id = pad_id
         self.device = next(model.parameters()).device
         self.attn = getattr(model.config, "_attn_implementation", "eager") or "eager"
-        self.body, self.head = _split_body_head(model)
+        self.body, self.head = split_body_head(model)
         self.cache_arg = cache_argument(model)
 
     @property
@@ -83,7 +84,7 @@ class Scorer:
         """Custom 4D masks work with sdpa and eager attention (not flash attention), and only
         where every layer attends to the whole past (a custom mask overrides the sliding
         window of local-attention layers)."""
-        return self.attn in ("sdpa", "eager") and not _has_sliding_window(self.model.config)
+        return self.attn in ("sdpa", "eager") and not has_sliding_window(self.model.config)
 
     @torch.inference_mode()
     def run(self, rows: Sequence[Row], batch_tokens: int, *, pack: bool) -> list[RowResult]:
@@ -172,42 +173,6 @@ class Scorer:
         return tree_mask(layout, skip, sdpa=self.attn == "sdpa", dtype=dtype, device=self.device)
 
 
-def tree_mask(
-    layout: Layout, skip: int, *, sdpa: bool, dtype: torch.dtype, device: torch.device
-) -> torch.Tensor:
-    """(batch, 1, width, skip + width) mask: every real token sees the skipped prefix; within
-    the line, query i may attend key j iff j <= i, both belong to the same row, and j is in
-    that row's prompt or in i's own branch. A pad attends only to itself. Boolean for sdpa
-    (True = attend), additive (0 / dtype min) for eager attention. Also used by ``train``."""
-    seg = torch.from_numpy(layout.segment).to(device)
-    branch = torch.from_numpy(layout.branch).to(device)
-    width = seg.shape[1]
-    causal = torch.ones(width, width, dtype=torch.bool, device=device).tril()
-    sq, sk = seg[:, :, None], seg[:, None, :]
-    bq, bk = branch[:, :, None], branch[:, None, :]
-    allowed = causal & (sk == sq) & (sk >= 0) & ((bk == 0) | (bk == bq))
-    allowed |= torch.eye(width, dtype=torch.bool, device=device)
-    if skip:
-        allowed = torch.cat([(sq >= 0).expand(-1, -1, skip), allowed], dim=2)
-    allowed = allowed[:, None]
-    if sdpa:
-        return allowed
-    return torch.zeros(allowed.shape, dtype=dtype, device=device).masked_fill(
-        ~allowed, torch.finfo(dtype).min
-    )
-
-
-def _has_sliding_window(config: object) -> bool:
-    text = config.get_text_config() if hasattr(config, "get_text_config") else config
-    layer_types = getattr(text, "layer_types", None)
-    if layer_types:
-        return any(t != "full_attention" for t in layer_types)
-    return (
-        bool(getattr(text, "sliding_window", None))
-        and getattr(text, "use_sliding_window", True) is not False
-    )
-
-
 def _candidate_mass(logprobs: torch.Tensor, cand_ids: Sequence[Sequence[Sequence[int]]]) -> list:
     """log sum over each candidate's token ids of the next-token probability, per row."""
     if not cand_ids:
@@ -230,18 +195,3 @@ def cache_argument(model: nn.Module) -> str:
     ``past_key_values`` to ``cache`` (the old name still works but warns on every call)."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
-
-
-def _split_body_head(model: nn.Module) -> tuple[nn.Module | None, nn.Module | None]:
-    """(decoder, lm_head) when the logits are exactly ``lm_head(last hidden state)``."""
-    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else None
-    if config is None or any(
-        getattr(config, name, None) not in (None, 1, 1.0) for name in _LOGIT_POSTPROCESSING
-    ):
-        return None, None
-    get_decoder = getattr(model, "get_decoder", None)
-    body = get_decoder() if get_decoder is not None else None
-    head = model.get_output_embeddings()
-    if body is None or body is model or not isinstance(head, nn.Linear):
-        return None, None
-    return body, head

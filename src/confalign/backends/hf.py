@@ -60,7 +60,6 @@ import torch
 
 from confalign.backends import register_backend
 from confalign.backends._hf_generate import Generator
-from confalign.backends._hf_rows import Row, plain_row, shared_row
 from confalign.backends._hf_scoring import Scorer
 from confalign.backends.base import (
     Backend,
@@ -75,6 +74,7 @@ from confalign.backends.base import (
     plain_text,
 )
 from confalign.backends.devices import check_device
+from confalign.backends.packed import Row, plain_row, shared_row
 from confalign.backends.peft_compat import peft_wrapping
 
 _TRAILING_SPACE = " \t"

@@ -15,8 +15,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from confalign.backends.packed import TreeItem
 from confalign.train.losses import PREFERENCE_LOSSES, chosen_nll
-from confalign.train.packing import PackedScorer, TreeItem
+from confalign.train.packing import PackedScorer
 
 
 def _pair_logps(scorer: PackedScorer, model: nn.Module, items: Sequence[TreeItem]) -> torch.Tensor:

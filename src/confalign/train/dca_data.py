@@ -27,9 +27,9 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from confalign.backends.packed import TreeItem, common_length
 from confalign.confidence.formats import get_format
 from confalign.confidence.prompts import prefill_text
-from confalign.train.packing import TreeItem, common_length
 
 PAIR_FORMAT = "probability"
 REQUIRED = ("prompt", "chosen", "rejected")

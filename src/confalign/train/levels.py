@@ -24,9 +24,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from confalign.backends.packed import TreeItem
 from confalign.confidence.formats import ConfidenceFormat
 from confalign.confidence.prompts import ANSWER_PREFIX, prefill_text
-from confalign.train.packing import PackedScorer, TreeItem
+from confalign.train.packing import PackedScorer
 
 _TRAILING_SPACE = " \t"  # as the hf backend strips
 

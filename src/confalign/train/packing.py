@@ -14,7 +14,7 @@ position).
 
 Written here rather than taken from TRL: TRL's DPOTrainer concatenates chosen and rejected as
 two full rows and projects every position (DESIGN.md "Measured facts": 3.7x the least work).
-The ``hf`` backend's scorer shares only the prompt (``backends._hf_rows.shared_row``); the
+The ``hf`` backend's scorer shares only the prompt (``backends.packed.shared_row``); the
 trie matters for ADVICE, whose ten levels would otherwise each recompute a 20-token answer.
 
 Models whose attention layers use a sliding window cannot take a custom mask (it would
@@ -24,140 +24,23 @@ override the window): for them ``tree=False`` lays out one plain causal row per 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from confalign.backends._hf_rows import Layout, Row, make_batches, plain_row
-from confalign.backends._hf_scoring import _has_sliding_window, _split_body_head
-
-
-@dataclass(frozen=True)
-class TreeItem:
-    """A prompt and the completions a loss compares (token ids; every completion non-empty)."""
-
-    prompt: tuple[int, ...]
-    completions: tuple[tuple[int, ...], ...]
-
-    def __post_init__(self) -> None:
-        if not self.prompt:
-            raise ValueError("TreeItem.prompt must hold at least one token")
-        if not self.completions or any(not c for c in self.completions):
-            raise ValueError("TreeItem needs at least one completion, none of them empty")
-
-
-def common_length(seqs: Sequence[Sequence[int]]) -> int:
-    """Length of the longest common prefix of ``seqs``."""
-    n = min(len(s) for s in seqs)
-    first = seqs[0]
-    for s in seqs[1:]:
-        k = 0
-        while k < n and s[k] == first[k]:
-            k += 1
-        n = k
-    return n
-
-
-@dataclass
-class TrieRow:
-    """A row's tokens and reads (``Row``) and its ancestor matrix: ``ancestors[q, k]`` is True
-    when token k is token q or one of its ancestors (the prompt is a chain; a completion
-    token's parent is the token before it in its completion)."""
-
-    row: Row
-    ancestors: np.ndarray
-
-
-def tree_row(item: TreeItem) -> tuple[TrieRow, list[np.ndarray]]:
-    """The trie row of ``item`` and, per completion, the indices of its reads in the row's
-    reads (shared reads counted in every completion that has them)."""
-    tokens = list(item.prompt)
-    parent = list(range(-1, len(tokens) - 1))
-    node: dict[tuple[int, ...], int] = {(): len(tokens) - 1}
-    reads: dict[tuple[int, int], int] = {}
-    members = []
-    for completion in item.completions:
-        idx = []
-        for j, target in enumerate(completion):
-            at = node[completion[:j]]  # c[j] is predicted at the node of c[:j]
-            idx.append(reads.setdefault((at, target), len(reads)))
-            if j + 1 < len(completion) and completion[: j + 1] not in node:
-                # Fed only when something is read after it (a completion's last token is not).
-                node[completion[: j + 1]] = len(tokens)
-                tokens.append(target)
-                parent.append(at)
-        members.append(np.asarray(idx, dtype=np.int64))
-    n = len(tokens)
-    ancestors = np.zeros((n, n), dtype=bool)
-    depth = np.zeros(n, dtype=np.int64)
-    for i, up in enumerate(parent):  # parents come before their children
-        if up >= 0:
-            ancestors[i] = ancestors[up]
-            depth[i] = depth[up] + 1
-        ancestors[i, i] = True
-    read_pos = np.fromiter((k[0] for k in reads), dtype=np.int64, count=len(reads))
-    read_tgt = np.fromiter((k[1] for k in reads), dtype=np.int64, count=len(reads))
-    row = Row(
-        tokens=np.asarray(tokens, dtype=np.int64),
-        read_pos=read_pos,
-        read_tgt=read_tgt,
-        branch=np.zeros(n, dtype=np.int64),  # marks the row as needing a custom mask
-        positions=depth,
-    )
-    return TrieRow(row, ancestors), members
-
-
-def trie_mask(
-    layout: Layout, tries: Sequence[np.ndarray], *, sdpa: bool, dtype: torch.dtype
-) -> torch.Tensor:
-    """(batch, 1, width, width) mask of a layout of trie rows (``tries``: their ancestor
-    matrices in placement order): a token attends to its ancestors in its own row; a pad only
-    to itself. Boolean for sdpa (True = attend), additive (0 / dtype min) for eager."""
-    batch, width = layout.ids.shape
-    allowed = np.zeros((batch, width, width), dtype=bool)
-    allowed[:, np.arange(width), np.arange(width)] = True
-    for start, anc in zip(layout.starts, tries, strict=True):
-        b, col = divmod(start, width)
-        n = len(anc)
-        allowed[b, col : col + n, col : col + n] = anc
-    mask = torch.from_numpy(allowed)[:, None]
-    if sdpa:
-        return mask
-    return torch.zeros(mask.shape, dtype=dtype).masked_fill(~mask, torch.finfo(dtype).min)
-
-
-def fill_lines(lengths: Sequence[int], batch_tokens: int) -> list[list[list[int]]]:
-    """Rows (by ``lengths``) packed first-fit decreasing into lines as wide as the longest row,
-    then the lines grouped into forward passes of at most ``batch_tokens`` tokens.
-
-    A training micro-batch is a handful of rows of uneven length (DCA's MMLU prompts run
-    130-380 tokens): one row per line would pad a third of the tensor, and every padded
-    token costs a full forward and backward. Lines no wider than the longest row keep the
-    attention cost per token what it was (the trie mask confines attention to a row).
-    """
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    if not order:
-        return []
-    width = lengths[order[0]]
-    lines: list[list[int]] = []
-    free: list[int] = []
-    for i in order:
-        k = next((k for k, room in enumerate(free) if lengths[i] <= room), len(lines))
-        if k == len(lines):
-            lines.append([])
-            free.append(width)
-        lines[k].append(i)
-        free[k] -= lengths[i]
-    per_pass = max(1, batch_tokens // width)
-    return [lines[k : k + per_pass] for k in range(0, len(lines), per_pass)]
-
-
-def plain_rows(item: TreeItem) -> tuple[list[Row], list[np.ndarray]]:
-    """One causal row per completion (the reference layout); members index each row's reads."""
-    rows = [plain_row(item.prompt, c) for c in item.completions]
-    return rows, [np.arange(len(c), dtype=np.int64) for c in item.completions]
+from confalign.backends.packed import (
+    Layout,
+    Row,
+    TreeItem,
+    fill_lines,
+    has_sliding_window,
+    make_batches,
+    plain_rows,
+    split_body_head,
+    tree_row,
+    trie_mask,
+)
 
 
 class PackedScorer:
@@ -176,8 +59,8 @@ class PackedScorer:
         self.pad_id = pad_id
         self.batch_tokens = batch_tokens
         self.attn = getattr(config, "_attn_implementation", "eager") or "eager"
-        self.tree = self.attn in ("sdpa", "eager") and not _has_sliding_window(config)
-        _, head = _split_body_head(base)
+        self.tree = self.attn in ("sdpa", "eager") and not has_sliding_window(config)
+        _, head = split_body_head(base)
         self.head = head  # None: logits post-processed (soft-capping); use the model's own
 
     def __call__(self, model: nn.Module, items: Sequence[TreeItem]) -> list[torch.Tensor]:

@@ -23,6 +23,7 @@ import numpy as np
 
 from confalign.analysis.study.compute import MethodData, compute_study
 from confalign.analysis.study.config import ModelSpec, StudyConfig, StudyError
+from confalign.backends.lazy import LazyBackend
 from confalign.data.example import LETTERS
 from confalign.evaluate import EvalConfig, run_eval
 from confalign.runs import ResultRow, RunStore
@@ -72,43 +73,22 @@ def check_tasks(config: StudyConfig) -> None:
             )
 
 
-class _LazyBackend:
-    """Loads the model on first use, so a model whose runs are all stored is never loaded."""
-
-    def __init__(self, config: EvalConfig, chat: bool) -> None:
-        self._config, self._chat = config, chat
-        self._backend: Any = None
-
-    def __getattr__(self, name: str) -> Any:
-        if self._backend is None:
-            from confalign.backends import load_backend
-
-            backend_config = replace(
-                self._config.backend_config(), chat=None if self._chat else False
-            )
-            self._backend = load_backend(self._config.backend, backend_config)
-        return getattr(self._backend, name)
-
-    def release(self) -> None:
-        if self._backend is not None:
-            self._backend.close()
-            self._backend = None
-
-
 def run_evals(config: StudyConfig, *, progress: bool = True) -> dict[str, dict[str, Path]]:
     """Run or reuse every model x task eval; ``{model label: {task: run dir}}``."""
     chat = bool(config.eval_options.get("chat", False))
     runs: dict[str, dict[str, Path]] = {}
     for spec in config.models():
         configs = {task: eval_config(spec, task, config) for task in config.tasks}
-        backend = _LazyBackend(next(iter(configs.values())), chat)
+        first = next(iter(configs.values()))
+        backend_config = replace(first.backend_config(), chat=None if chat else False)
+        backend = LazyBackend(first.backend, backend_config)
         try:
             runs[spec.label] = {
                 task: run_eval(cfg, progress=progress, backend=backend)  # type: ignore[arg-type]
                 for task, cfg in configs.items()
             }
         finally:
-            backend.release()
+            backend.close()
     return runs
 
 
