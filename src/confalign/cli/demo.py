@@ -60,17 +60,18 @@ def _sizes(config: EvalConfig) -> str:
 
 def _repair(output: Path, progress: bool) -> None:
     """The short DCA run and the before/after rows that matter on this model."""
-    from confalign.pipelines.dca import run_dca
     from confalign.pipelines.demo import demo_dca_config
+    from confalign.pipelines.training import run_training
     from confalign.report.before_after import before_after
 
     config = demo_dca_config(output / "dca")
     typer.echo(
-        f"repair (DCA): {config.train_limit} MMLU training questions, {config.eval_limit} "
+        f"repair (DCA): {config.settings.train_limit} MMLU training questions, "
+        f"{config.settings.eval_limit} "
         "held-out; Cv = verbalized probability, Ci = the answer's own letter probability"
     )
     with user_errors():
-        result = interruptible(lambda: run_dca(config, progress=progress), output / "dca")
+        result = interruptible(lambda: run_training(config, progress=progress), output / "dca")
     rows = before_after({"base": result.output / "eval-base", "dca": result.output / "eval-dca"})
     typer.echo(f"  {'mode':<13}{'model':<6}{'rho(Cv,Ci)':>11}{'|eps|':>8}{'parsed':>8}{'acc':>7}")
     for r in rows:

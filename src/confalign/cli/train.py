@@ -1,4 +1,7 @@
-"""``confalign train dca``: build a ``DCAConfig`` from the options and call ``run_dca``.
+"""``confalign train <method>``: one command per registered method (``train.methods``), its
+options generated from the shared ``RunSettings`` and the method's options dataclass (field
+metadata is the help; the method's defaults are the defaults). ``confalign train --list``
+names the methods.
 
 On several GPUs or machines the same command runs under ``accelerate launch`` (DDP,
 DeepSpeed, FSDP from accelerate's config): ``accelerate launch --multi_gpu --num_processes N
@@ -8,293 +11,124 @@ over gloo; accelerate's ``--cpu`` flag would run a single one).
 
 from __future__ import annotations
 
+import inspect
+import types
+import typing
+from dataclasses import Field, fields
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from confalign.cli import app
 from confalign.cli._errors import interruptible, user_errors
-from confalign.train.core import LoraSettings, TrainSettings
+from confalign.pipelines.card import cli_value, flag
+from confalign.pipelines.settings import RunSettings, make_config, method_defaults
+from confalign.train.methods import get_method, method_names
 
 train_app = typer.Typer(
-    help="Fine-tune a model's confidence (LoRA adapters): dca, advice, conftuner.",
+    help="Fine-tune a model's confidence (LoRA adapters); `confalign train --list` names the "
+    "methods.",
     no_args_is_help=True,
 )
 app.add_typer(train_app, name="train")
 
-_T, _L = TrainSettings(), LoraSettings()
-ValidationOnly = Annotated[
-    bool,
-    typer.Option(help="Evaluate on the validation split only (sweeps; held-out stays unseen)."),
-]
 
-
-@train_app.command("dca")
-def dca_command(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Run folder (resumable).")],
-    model: Annotated[str, typer.Option("--model", "-m", help="Hub id, folder or 'default'.")] = (
-        "default"
-    ),
-    dataset: Annotated[str, typer.Option(help="Training and held-out dataset.")] = "mmlu_offline",
-    ood_dataset: Annotated[
-        str, typer.Option(help="Out-of-distribution dataset ('none': none).")
-    ] = "calibrated_math",
-    train_split: Annotated[str | None, typer.Option(help="Split for training.")] = None,
-    eval_split: Annotated[str | None, typer.Option(help="Split for the held-out set.")] = None,
-    train_limit: Annotated[int, typer.Option(help="Training questions (pairs <= this).")] = 700,
-    eval_limit: Annotated[int, typer.Option(help="Held-out questions.")] = 300,
-    ood_limit: Annotated[int, typer.Option(help="Out-of-distribution questions.")] = 200,
-    validation_limit: Annotated[
-        int, typer.Option(help="Training-split questions held apart for tuning (0: none).")
-    ] = 0,
-    mode: Annotated[str, typer.Option(help="Response elicitation: free or prefill.")] = "prefill",
-    loss: Annotated[str, typer.Option(help="Preference loss: ipo or sigmoid (DPO).")] = "ipo",
-    beta: Annotated[float, typer.Option(help="DPO/IPO beta.")] = 0.1,
-    sft_weight: Annotated[
-        float, typer.Option(help="Weight of the chosen responses' NLL (TRL's 'sft'; 0: off).")
-    ] = 0.0,
-    lr: Annotated[float, typer.Option("--lr", help="Learning rate.")] = _T.learning_rate,
-    epochs: Annotated[float, typer.Option(help="Epochs.")] = _T.epochs,
-    batch_size: Annotated[int, typer.Option(help="Pairs per micro-batch.")] = _T.batch_size,
-    grad_accum: Annotated[int, typer.Option(help="Gradient accumulation steps.")] = _T.grad_accum,
-    max_steps: Annotated[int, typer.Option(help="Stop after N steps (-1: epochs).")] = -1,
-    optim: Annotated[str, typer.Option(help="Optimizer (transformers' names).")] = _T.optim,
-    max_grad_norm: Annotated[float, typer.Option(help="Gradient clipping (0: off).")] = (
-        _T.max_grad_norm
-    ),
-    save_steps: Annotated[int, typer.Option(help="Steps between checkpoints.")] = _T.save_steps,
-    logging_steps: Annotated[int, typer.Option(help="Steps between loss logs.")] = (
-        _T.logging_steps
-    ),
-    lora_r: Annotated[int, typer.Option(help="LoRA rank.")] = _L.r,
-    lora_alpha: Annotated[int, typer.Option(help="LoRA alpha.")] = _L.alpha,
-    seed: Annotated[int, typer.Option(help="Training sample and training seed.")] = 0,
-    eval_seed: Annotated[int, typer.Option(help="Held-out sample seed.")] = 1,
-    pairs_file: Annotated[
-        Path | None, typer.Option(help="Train on these pairs (JSONL, TRL format).")
-    ] = None,
-    evaluate: Annotated[bool, typer.Option(help="Evaluate before/after.")] = True,
-    validation_only: ValidationOnly = False,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, ...")] = "auto",
-    threads: Annotated[int | None, typer.Option(help="CPU threads.")] = None,
-    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+@train_app.callback(invoke_without_command=True)
+def train_group(
+    ctx: typer.Context,
+    list_methods: Annotated[
+        bool, typer.Option("--list", help="Name the training methods and exit.")
+    ] = False,
 ) -> None:
-    """Direct Confidence Alignment: pairs whose chosen response says the model's internal
-    confidence, DPO/IPO + LoRA, then before/after on held-out data. Re-running resumes."""
-    from confalign.pipelines.dca import DCAConfig, run_dca
-    from confalign.train.dca_data import PairsFileError
+    """Fine-tune a model's confidence (LoRA adapters), then measure it before/after."""
+    if list_methods:
+        for name in method_names():
+            typer.echo(f"{name:<16}{get_method(name).summary}")
+        raise typer.Exit(0)
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
 
-    with user_errors(PairsFileError):
-        config = DCAConfig(
-            output=output,
-            model=model,
-            dataset=dataset,
-            ood_dataset=None if ood_dataset.lower() == "none" else ood_dataset,
-            train_split=train_split,
-            eval_split=eval_split,
-            train_limit=train_limit,
-            eval_limit=eval_limit,
-            ood_limit=ood_limit,
-            validation_limit=validation_limit,
-            mode=mode,  # type: ignore[arg-type]  # validated by DCAConfig
-            loss=loss,  # type: ignore[arg-type]
-            beta=beta,
-            sft_weight=sft_weight,
-            seed=seed,
-            eval_seed=eval_seed,
-            pairs_file=pairs_file,
-            evaluate=evaluate,
-            validation_only=validation_only,
-            device=device,
-            threads=threads,
-            train=TrainSettings(
-                learning_rate=lr,
-                epochs=epochs,
-                batch_size=batch_size,
-                grad_accum=grad_accum,
-                max_steps=max_steps,
-                optim=optim,
-                max_grad_norm=max_grad_norm,
-                save_steps=save_steps,
-                logging_steps=logging_steps,
-                seed=seed,
-                lora=LoraSettings(r=lora_r, alpha=lora_alpha),
-            ),
+
+def _cli_type(annotation: Any) -> tuple[type, bool]:
+    """(the type typer reads, whether the value is a comma list) of a field's annotation."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        (inner,) = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _cli_type(inner)
+    if typing.get_origin(annotation) is tuple:
+        return str, True
+    if typing.get_origin(annotation) is typing.Literal:
+        return str, False
+    return annotation, False
+
+
+def _parameter(f: Field, annotation: Any, default: Any) -> inspect.Parameter:
+    kind, _ = _cli_type(annotation)
+    flags = f.metadata.get("flag") or (flag(f),)
+    if kind is bool:
+        flags = (f"{flags[0]}/--no-{flags[0][2:]}",)
+    required = f.name == "output"
+    shown = cli_value(default) if isinstance(default, tuple) else default
+    info = typer.Option(*flags, help=f.metadata.get("help", ""))
+    return inspect.Parameter(
+        f.name,
+        inspect.Parameter.KEYWORD_ONLY,
+        annotation=Annotated[kind if required else kind | None, info],
+        default=inspect.Parameter.empty if required else shown,
+    )
+
+
+def _parse(annotation: Any, value: Any) -> Any:
+    """A command-line value as the field takes it (comma lists, ``none``)."""
+    _, is_list = _cli_type(annotation)
+    optional = type(None) in typing.get_args(annotation)
+    if isinstance(value, str) and optional and value.lower() == "none":
+        return None
+    if is_list and isinstance(value, str):
+        return tuple(x.strip() for x in value.split(",") if x.strip())
+    return value
+
+
+def _command(name: str) -> None:
+    """Register ``confalign train <name>``."""
+    spec = get_method(name)
+    defaults = method_defaults(name)
+    hints = {**typing.get_type_hints(RunSettings), **typing.get_type_hints(spec.options)}
+    own = fields(RunSettings) + fields(spec.options)
+    params = [_parameter(f, hints[f.name], defaults.get(f.name)) for f in own]
+    progress = typer.Option("--progress/--no-progress", help="Show progress bars.")
+    params.append(
+        inspect.Parameter(
+            "progress",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=Annotated[bool, progress],
+            default=True,
         )
-        result = interruptible(lambda: run_dca(config, progress=progress), output)
-    typer.echo(f"pairs: {result.examples} ({result.stats})")
-    typer.echo(f"adapter: {result.adapter}")
-    if result.report:
-        typer.echo(f"report: {result.report}")
-        typer.echo(result.report.read_text())
+    )
+
+    def command(**values: Any) -> None:
+        from confalign.pipelines import training
+
+        show = values.pop("progress")
+        with user_errors():
+            parsed = {k: _parse(hints[k], v) for k, v in values.items()}
+            config = make_config(name, **parsed)
+            result = interruptible(
+                lambda: training.run_training(config, progress=show), config.output
+            )
+        typer.echo(f"training data: {result.examples} ({result.stats})")
+        typer.echo(f"adapter: {result.adapter}")
+        if result.report:
+            typer.echo(f"report: {result.report}")
+            typer.echo(result.report.read_text())
+
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__name__ = f"train_{name.replace('-', '_')}"
+    train_app.command(name, help=f"{spec.summary} Then before/after; re-running resumes.")(command)
 
 
-# -- ADVICE and ConfTuner: one pipeline (``pipelines.tuning``), the same data/eval options ------
+for _name in method_names():
+    _command(_name)
 
-Output = Annotated[Path, typer.Option("--output", "-o", help="Run folder (resumable).")]
-Model = Annotated[str, typer.Option("--model", "-m", help="Hub id, folder or 'default'.")]
-Dataset = Annotated[str, typer.Option(help="Training and held-out dataset.")]
-OodDataset = Annotated[str, typer.Option(help="Out-of-distribution dataset ('none': none).")]
-Split = Annotated[str | None, typer.Option(help="Dataset split (default: the dataset's).")]
-Count = Annotated[int, typer.Option(help="Number of questions.")]
-Formats = Annotated[str | None, typer.Option(help="Comma-separated score formats.")]
-Float = Annotated[float, typer.Option()]
-Int = Annotated[int, typer.Option()]
-
-
-def _tuning(method: object, lora: LoraSettings, options: dict) -> None:
-    """Build the ``TuningConfig`` of ``options`` and run it (shared by both commands)."""
-    from confalign.pipelines.tuning import TuningConfig, run_tuning
-    from confalign.train.jsonl import RecordsFileError
-
-    o = options
-    with user_errors(RecordsFileError):
-        config = TuningConfig(
-            output=o["output"],
-            method=method,  # type: ignore[arg-type]
-            model=o["model"],
-            dataset=o["dataset"],
-            ood_dataset=None if o["ood_dataset"].lower() == "none" else o["ood_dataset"],
-            train_split=o["train_split"],
-            eval_split=o["eval_split"],
-            train_limit=o["train_limit"],
-            eval_limit=o["eval_limit"],
-            ood_limit=o["ood_limit"],
-            validation_limit=o["validation_limit"],
-            seed=o["seed"],
-            eval_seed=o["eval_seed"],
-            **({"eval_formats": _split(o["eval_formats"])} if o["eval_formats"] else {}),
-            ood_formats=_split(o["ood_formats"]) if o["ood_formats"] else None,
-            evaluate=o["evaluate"],
-            validation_only=o["validation_only"],
-            device=o["device"],
-            threads=o["threads"],
-            train=TrainSettings(
-                learning_rate=o["lr"],
-                epochs=o["epochs"],
-                batch_size=o["batch_size"],
-                grad_accum=o["grad_accum"],
-                max_steps=o["max_steps"],
-                max_grad_norm=o["max_grad_norm"],
-                save_steps=o["save_steps"],
-                logging_steps=o["logging_steps"],
-                seed=o["seed"],
-                lora=lora,
-            ),
-        )
-        result = interruptible(lambda: run_tuning(config, progress=o["progress"]), o["output"])
-    typer.echo(f"training data: {result.examples} ({result.stats})")
-    typer.echo(f"adapter: {result.adapter}")
-    if result.report:
-        typer.echo(f"report: {result.report}")
-        typer.echo(result.report.read_text())
-
-
-def _split(text: str) -> tuple[str, ...]:
-    return tuple(x.strip() for x in text.split(",") if x.strip())
-
-
-def _lora(r: int | None, alpha: int | None, default: LoraSettings) -> LoraSettings:
-    from dataclasses import replace
-
-    return replace(default, r=r or default.r, alpha=alpha or default.alpha)
-
-
-@train_app.command("advice")
-def advice_command(
-    output: Output,
-    model: Model = "default",
-    dataset: Dataset = "calibrated_math",
-    ood_dataset: OodDataset = "mmlu_offline",
-    train_split: Split = None,
-    eval_split: Split = None,
-    train_limit: Count = 600,
-    eval_limit: Count = 300,
-    ood_limit: Count = 200,
-    validation_limit: Count = 0,
-    correct_from: Annotated[
-        str, typer.Option(help="Correct answers: greedy (the model's right ones) or gold.")
-    ] = "greedy",
-    lm_weight: Float = 1.0,
-    jsd_weight: Float = 1.0,
-    margin_weight: Float = 1.0,
-    sum_weight: Float = 1.0,
-    d_jsd: Annotated[float, typer.Option(help="JSD margin (nats).")] = 0.6,
-    d_m: Annotated[float, typer.Option(help="Mean-confidence margin.")] = 1.0,
-    eval_formats: Formats = None,
-    ood_formats: Formats = None,
-    lr: Annotated[float, typer.Option("--lr", help="Learning rate.")] = 1e-5,
-    epochs: Float = 4.0,
-    batch_size: Annotated[int, typer.Option(help="Triplets per mini-batch.")] = 16,
-    grad_accum: Int = 2,
-    max_steps: Annotated[int, typer.Option(help="Stop after N steps (-1: epochs).")] = -1,
-    max_grad_norm: Float = _T.max_grad_norm,
-    save_steps: Int = _T.save_steps,
-    logging_steps: Int = _T.logging_steps,
-    lora_r: Annotated[int | None, typer.Option(help="LoRA rank (default 16).")] = None,
-    lora_alpha: Annotated[int | None, typer.Option(help="LoRA alpha (default 32).")] = None,
-    seed: Annotated[int, typer.Option(help="Training sample and training seed.")] = 0,
-    eval_seed: Annotated[int, typer.Option(help="Held-out sample seed.")] = 1,
-    evaluate: Annotated[bool, typer.Option(help="Evaluate before/after.")] = True,
-    validation_only: ValidationOnly = False,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, ...")] = "auto",
-    threads: Annotated[int | None, typer.Option(help="CPU threads.")] = None,
-    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
-) -> None:
-    """ADVICE: contrastive losses that make the verbalized confidence depend on the answer
-    (score_letter + score_number), LoRA, then before/after beside Platt scaling."""
-    from confalign.pipelines.tuning import AdviceOptions, advice_lora
-    from confalign.train.advice import AdviceWeights
-
-    with user_errors():
-        weights = AdviceWeights(lm_weight, jsd_weight, margin_weight, sum_weight, d_jsd, d_m)
-        method = AdviceOptions(correct_from=correct_from, weights=weights)  # type: ignore[arg-type]
-        lora = _lora(lora_r, lora_alpha, advice_lora())
-    _tuning(method, lora, locals())
-
-
-@train_app.command("conftuner")
-def conftuner_command(
-    output: Output,
-    model: Model = "default",
-    dataset: Dataset = "calibrated_math",
-    ood_dataset: OodDataset = "mmlu_offline",
-    train_split: Split = None,
-    eval_split: Split = None,
-    train_limit: Count = 600,
-    eval_limit: Count = 300,
-    ood_limit: Count = 200,
-    validation_limit: Count = 0,
-    format: Annotated[
-        str, typer.Option("--format", help="Trained format: score_percent or score_number.")
-    ] = "score_percent",
-    lm_weight: Annotated[float, typer.Option(help="Weight of the optional LM loss.")] = 0.0,
-    eval_formats: Formats = None,
-    ood_formats: Formats = None,
-    lr: Annotated[float, typer.Option("--lr", help="Learning rate.")] = 1e-5,
-    epochs: Float = 3.0,
-    batch_size: Annotated[int, typer.Option(help="Answers per micro-batch.")] = 4,
-    grad_accum: Int = 1,
-    max_steps: Annotated[int, typer.Option(help="Stop after N steps (-1: epochs).")] = -1,
-    max_grad_norm: Float = _T.max_grad_norm,
-    save_steps: Int = _T.save_steps,
-    logging_steps: Int = _T.logging_steps,
-    lora_r: Annotated[int | None, typer.Option(help="LoRA rank (default 8).")] = None,
-    lora_alpha: Annotated[int | None, typer.Option(help="LoRA alpha (default 32).")] = None,
-    seed: Annotated[int, typer.Option(help="Training sample and training seed.")] = 0,
-    eval_seed: Annotated[int, typer.Option(help="Held-out sample seed.")] = 1,
-    evaluate: Annotated[bool, typer.Option(help="Evaluate before/after.")] = True,
-    validation_only: ValidationOnly = False,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, ...")] = "auto",
-    threads: Annotated[int | None, typer.Option(help="CPU threads.")] = None,
-    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
-) -> None:
-    """ConfTuner: the tokenized Brier loss over the confidence levels of the model's own
-    answers, LoRA, then before/after beside Platt scaling."""
-    from confalign.pipelines.tuning import ConfTunerOptions, conftuner_lora
-
-    with user_errors():
-        method = ConfTunerOptions(format=format, lm_weight=lm_weight)
-        lora = _lora(lora_r, lora_alpha, conftuner_lora())
-    _tuning(method, lora, locals())
+__all__ = ["Path", "train_app"]

@@ -34,7 +34,7 @@ from confalign.report.write import ReportFiles, write_report
 if TYPE_CHECKING:
     from confalign.backends import Backend
     from confalign.evaluate import EvalConfig
-    from confalign.pipelines.dca import DCAConfig
+    from confalign.pipelines.settings import TrainingConfig
 
 DEMO_DATASETS: tuple[str, ...] = ("mmlu_offline", "calibrated_math")
 DEMO_METHODS: tuple[str, ...] = (
@@ -115,17 +115,19 @@ def run_demo(
     return DemoResult(run_dir, report, files)
 
 
-def demo_dca_config(output: str | os.PathLike[str] = DEMO_OUTPUT / "dca") -> DCAConfig:
+def demo_dca_config(output: str | os.PathLike[str] = DEMO_OUTPUT / "dca") -> TrainingConfig:
     """The demo's DCA run: 64 MMLU training questions (prefill pairs), one epoch of 8 steps of
     8 pairs, evaluated before/after on 40 held-out MMLU questions in both Cv modes. Too small
     to reach the full run's numbers: it shows the mechanism end to end."""
-    from confalign.pipelines.dca import DCAConfig
-    from confalign.train.core import TrainSettings
+    from confalign.pipelines.settings import make_config
 
-    return DCAConfig(
+    return make_config(
+        "dca",
         output=Path(output),
         train_limit=64,
         eval_limit=40,
         ood_dataset=None,
-        train=TrainSettings(learning_rate=1e-4, batch_size=8, save_steps=4),
+        lr=1e-4,
+        batch_size=8,
+        save_steps=4,
     )

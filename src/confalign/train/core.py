@@ -283,14 +283,28 @@ def collate(batch: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def save_adapter(policy: nn.Module, folder: Path, *, config: dict[str, Any], card: str) -> Path:
-    """The adapter as a product: peft's folder, the training config, a model card. Written to
-    a temporary folder that replaces ``folder`` when complete, so a kill never leaves half an
-    adapter where ``--adapter`` would load it."""
+def save_adapter(
+    policy: nn.Module,
+    folder: Path,
+    *,
+    config: dict[str, Any],
+    card: str,
+    base_model: str | None = None,
+    files: dict[str, str] | None = None,
+) -> Path:
+    """The adapter as a product: peft's folder naming ``base_model`` (``adapters``), the
+    training config, a model card and ``files`` (name -> text). Written to a temporary folder
+    that replaces ``folder`` when complete, so a kill never leaves half an adapter."""
+    from confalign.adapters import name_base_model
+
     with atomic_dir(folder) as tmp:
         policy.save_pretrained(str(tmp))
+        if base_model is not None:
+            name_base_model(tmp, base_model)
         (tmp / "training_config.json").write_text(json.dumps(config, indent=2, default=str) + "\n")
         (tmp / "README.md").write_text(card)
+        for name, text in (files or {}).items():
+            (tmp / name).write_text(text)
     return folder
 
 

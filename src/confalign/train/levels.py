@@ -98,3 +98,25 @@ def level_logprobs(
         if item.lm:
             nll.append(-s[0, 0] / s[0, 1])
     return torch.stack(levels), (torch.stack(nll) if nll else None)
+
+
+def own_answers(
+    ctx: Any, formats: Sequence[str]
+) -> tuple[list[OwnAnswer], dict[tuple[str, str], str]]:
+    """The untrained model's ``distribution``-mode answers on the training split in each of
+    ``formats`` (``ctx``: a method's ``DataContext``) and the rendered prompts up to
+    ``"Answer:"`` per (example id, format): what the level-based methods build on."""
+    from confalign.confidence.formats import get_format
+    from confalign.confidence.prompts import verbalized_prompt
+
+    prompts = {
+        (ex.id, f): ctx.render(verbalized_prompt(ex, get_format(f), ANSWER_PREFIX))
+        for ex in ctx.examples
+        for f in formats
+    }
+    own = [
+        OwnAnswer(r.example_id, f, r.prediction, r.correct)
+        for f in formats
+        for r in ctx.answers(f, "distribution")
+    ]
+    return own, prompts
