@@ -94,8 +94,8 @@ def child_confalign(pairs: list[dict[str, str]], batch: int, steps: int, out: Pa
     import torch
 
     from confalign.train.core import LoraSettings, TrainSettings, fit, load_policy
-    from confalign.train.dca import dca_loss, dca_records, reference_logps
     from confalign.train.dca_data import tokenize_pair
+    from confalign.train.methods.dca import dca_loss, dca_records, reference_logps
     from confalign.train.packing import PackedScorer
 
     lora = LoraSettings(r=LORA["r"], alpha=LORA["alpha"])
@@ -171,7 +171,7 @@ def least_work_seconds(pairs: list[dict[str, str]], batch: int, roof: Any) -> fl
 
     from confalign.backends.default_model import ensure_default_model
     from confalign.train.dca_data import tokenize_pair
-    from confalign.train.packing import common_length
+    from confalign.backends.packed import common_length
 
     tokenizer = AutoTokenizer.from_pretrained(ensure_default_model())
     total = 0.0

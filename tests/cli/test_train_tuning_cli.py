@@ -88,6 +88,7 @@ def test_an_interrupt_exits_130_with_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: str
 ) -> None:
     import confalign.pipelines.tuning as tuning
+
     from confalign.evaluate import EvalInterrupted
 
     def stop(*args: object, **kwargs: object) -> None:

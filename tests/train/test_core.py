@@ -14,8 +14,8 @@ from train_helpers import PAIRS, render
 from transformers import TrainerCallback
 
 from confalign.train.core import LoraSettings, TrainSettings, fit, load_policy, save_adapter
-from confalign.train.dca import dca_loss, dca_records, reference_logps
 from confalign.train.dca_data import tokenize_pair
+from confalign.train.methods.dca import dca_loss, dca_records, reference_logps
 from confalign.train.packing import PackedScorer
 
 SETTINGS = TrainSettings(

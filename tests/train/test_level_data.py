@@ -8,9 +8,9 @@ import pytest
 
 from confalign.data.example import QAExample
 from confalign.train.advice_data import Triplet, build_triplets, shuffled_batches
-from confalign.train.conftuner_data import LabelledAnswer, label_answers
 from confalign.train.jsonl import RecordsFileError, read_records, write_records
 from confalign.train.levels import OwnAnswer
+from confalign.train.methods.conftuner import LabelledAnswer, label_answers
 
 MC = QAExample(id="mc", question="Prime?", choices=("4", "6", "7", "9"), gold=2)
 OPEN = QAExample(id="op", question="7 * 6?", gold="42")

@@ -16,12 +16,16 @@ from confalign.confidence.formats import get_format
 from confalign.confidence.prompts import ANSWER_PREFIX, verbalized_prompt
 from confalign.confidence.verbalized import VerbalizedConfig, VerbalizedExtractor
 from confalign.data.example import QAExample
-from confalign.train.advice import AdviceWeights, advice_item, advice_loss
 from confalign.train.advice_data import Triplet
-from confalign.train.conftuner import conftuner_item, conftuner_loss, conftuner_records
-from confalign.train.conftuner_data import LabelledAnswer
 from confalign.train.core import LoraSettings, load_policy
 from confalign.train.levels import level_item, level_logprobs
+from confalign.train.methods.advice import AdviceWeights, advice_item, advice_loss
+from confalign.train.methods.conftuner import (
+    LabelledAnswer,
+    conftuner_item,
+    conftuner_loss,
+    conftuner_records,
+)
 from confalign.train.packing import PackedScorer
 
 EXAMPLES = [

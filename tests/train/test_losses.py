@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import torch
 
-from confalign.train.dca import dca_loss, reference_logps
 from confalign.train.dca_data import tokenize_pair
 from confalign.train.losses import chosen_nll, dpo_sigmoid, ipo
+from confalign.train.methods.dca import dca_loss, reference_logps
 from confalign.train.packing import PackedScorer
 
 
