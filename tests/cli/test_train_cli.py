@@ -41,8 +41,8 @@ def test_pairs_file_with_a_missing_field(tmp_path: Path) -> None:
     args = ["train", "dca", "--pairs-file", str(pairs), "--ood-dataset", "none", "--output"]
     code, out, err = invoke(*args, str(out_dir))
     assert_user_error(code, out, err, str(pairs), "row 2", "'rejected'")
-    # the folder is claimed (its settings recorded) but nothing else was written
-    assert sorted(p.name for p in out_dir.iterdir()) == ["dca.json"]
+    # the folder is claimed (its settings and splits recorded) but nothing else was written
+    assert sorted(p.name for p in out_dir.iterdir()) == ["dca.json", "splits.json"]
 
 
 def test_overlapping_splits_are_refused(tmp_path: Path) -> None:
@@ -59,14 +59,14 @@ def test_folder_of_another_run_or_other_files(tmp_path: Path) -> None:
     foreign = tmp_path / "foreign"
     (foreign / "checkpoints" / "checkpoint-40").mkdir(parents=True)
     code, out, err = invoke("train", "dca", "--output", str(foreign))
-    assert_user_error(code, out, err, "is not a confalign DCA output folder", "checkpoints")
+    assert_user_error(code, out, err, "is not a confalign dca output folder", "checkpoints")
     other = tmp_path / "other"
     other.mkdir()
     settings = {"beta": 0.5}
     (other / "dca.json").write_text(json.dumps(settings))
     (other / "pairs.jsonl").write_text("kept\n")
     code, out, err = invoke("train", "dca", "--output", str(other))
-    assert_user_error(code, out, err, "holds another DCA run", "beta")
+    assert_user_error(code, out, err, "holds another dca run", "beta")
     assert json.loads((other / "dca.json").read_text()) == settings  # untouched
     assert (other / "pairs.jsonl").read_text() == "kept\n"
 

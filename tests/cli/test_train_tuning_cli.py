@@ -87,8 +87,7 @@ def test_end_to_end_on_a_tiny_model(tiny_model_dir: Path, tmp_path: Path, method
 def test_an_interrupt_exits_130_with_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: str
 ) -> None:
-    import confalign.pipelines.tuning as tuning
-
+    import confalign.pipelines.training as training
     from confalign.evaluate import EvalInterrupted
 
     def stop(*args: object, **kwargs: object) -> None:
@@ -96,7 +95,7 @@ def test_an_interrupt_exits_130_with_one_line(
             raise KeyboardInterrupt
         raise EvalInterrupted(tmp_path / "o" / "eval-base", 32)  # in an evaluation step
 
-    monkeypatch.setattr(tuning, "run_tuning", stop)
+    monkeypatch.setattr(training, "run_training", stop)
     code, _, err = invoke("train", "advice", "--output", str(tmp_path / "o"))
     assert code == 130
     assert err.strip().splitlines() == [

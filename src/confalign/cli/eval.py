@@ -28,6 +28,7 @@ def eval_command(
     model: Annotated[str, _opt("model", "--model", "-m")] = _default("model"),
     backend: Annotated[str, _opt("backend", "--backend")] = _default("backend"),
     adapter: Annotated[str | None, _opt("adapter", "--adapter")] = None,
+    allow_overlap: Annotated[bool, _opt("allow_overlap", "--allow-overlap")] = False,
     methods: Annotated[str | None, _opt("methods", "--methods")] = None,
     formats: Annotated[str | None, _opt("formats", "--formats")] = None,
     modes: Annotated[str | None, _opt("modes", "--modes")] = None,
@@ -56,6 +57,7 @@ def eval_command(
             model=model,
             backend=backend,  # type: ignore[arg-type]  # validated against the known names
             adapter=adapter,
+            allow_overlap=allow_overlap,
             methods=methods,  # type: ignore[arg-type]
             formats=formats,  # type: ignore[arg-type]
             modes=modes,  # type: ignore[arg-type]

@@ -32,7 +32,10 @@ HELP: dict[str, str] = {
     "model": "Model: a Hugging Face id, a local folder, 'default' (the embedded "
     "SmolLM2-135M-Instruct) or 'gemma-3-270m' (the embedded Gemma-3-270M base model).",
     "backend": "Backend that runs the model.",
-    "adapter": "LoRA adapter folder (peft) applied to the model.",
+    "adapter": "LoRA adapter folder (peft) applied to the model; examples it was trained on "
+    "(its training_examples.json) are refused.",
+    "allow_overlap": "Evaluate an adapter on examples it was trained on anyway (the run records "
+    "how many).",
     "methods": "Confidence methods; default: every method that applies to each dataset's type.",
     "formats": "Verbalized confidence formats; default: the extractors' default formats.",
     "modes": "Verbalized elicitation modes (free, prefill, distribution); default: the "
@@ -89,6 +92,7 @@ class EvalConfig:
     device: str = "auto"
     threads: int | None = None
     backend_options: Mapping[str, Any] = field(default_factory=dict)
+    allow_overlap: bool = False
 
     def __post_init__(self) -> None:
         for name in ("datasets", "methods", "formats", "modes"):
@@ -124,7 +128,7 @@ class EvalConfig:
 
     def result_settings(self) -> dict[str, Any]:
         """The fields that determine the results (all but output, batch size, device, threads)."""
-        skip = {"output", "batch_size", "device", "threads"}
+        skip = {"output", "batch_size", "device", "threads", "allow_overlap"}
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
 
     def as_dict(self) -> dict[str, Any]:

@@ -65,11 +65,14 @@ def run_eval(
         datasets = [LoadedDataset(name, tuple(examples[name])) for name in config.datasets]
     else:
         datasets = load_datasets(config)
+    overlap = _adapter_overlap(config, datasets)
     chosen = {ds.name: _extractors(config, ds, extractors) for ds in datasets}
     identity = build_identity(config, datasets, chosen)
     keys = config_keys(identity)
     own_backend = backend is None
     with RunStore.create(config.run_dir(), identity, config=config.as_dict()) as store:
+        if overlap:
+            store.update_manifest(adapter_overlap=overlap)
         work = [_plan(store, ds, chosen[ds.name], config.batch_size) for ds in datasets]
         try:
             if any(w.left for w in work):
@@ -93,6 +96,17 @@ def run_eval(
             if own_backend and backend is not None:
                 backend.close()
     return store.run_dir
+
+
+def _adapter_overlap(config: EvalConfig, datasets: list[LoadedDataset]) -> dict[str, int]:
+    """Examples the adapter was trained on, per dataset (``adapters``): refused (before
+    anything is written) unless ``allow_overlap``, then recorded in the manifest."""
+    if not config.adapter:
+        return {}
+    from confalign.adapters import check_overlap
+
+    examples = {ds.name: ds.examples for ds in datasets}
+    return check_overlap(config.adapter, examples, allow=config.allow_overlap)
 
 
 def _finish_after_error(store: RunStore, status: Status) -> None:

@@ -177,11 +177,5 @@ def _train(
     records, settings = spec.records(items, data, prepared, options, s.train)
     loss = spec.loss(policy.scorer, options)
     history = fit(policy.model, records, loss, settings, s.output, device=policy.device)
-    trained = {ex.id for ex in splits.train} | {getattr(r, "example_id", "") for r in data}
-    save_training(
-        config,
-        policy,
-        history,
-        card=model_card(config, stats, split_counts, None),
-        train_ids=sorted(trained - {""}),
-    )
+    card = model_card(config, stats, split_counts, None)
+    save_training(config, policy, history, card=card, train_ids=[ex.id for ex in splits.train])
