@@ -123,3 +123,48 @@ def test_trained_adapter_loads_in_eval_and_changes_the_model(
             if name == "tuned":
                 assert store.manifest["identity"]["model"]["adapter_hash"]
     assert confidences["base"] != pytest.approx(confidences["tuned"], abs=1e-6)
+
+
+def _documented_commands() -> list[str]:
+    """Every ``confalign train ... --output ...`` command quoted in the README and docs
+    (continued lines joined; ``...`` elisions left out)."""
+    root = Path(__file__).resolve().parents[2]
+    found = []
+    for path in [root / "README.md", *sorted((root / "docs").rglob("*.md"))]:
+        text = path.read_text().replace("\\\n", " ")
+        for line in text.splitlines():
+            start = line.find("confalign train ")
+            if start >= 0 and "..." not in line and "<method>" not in line:
+                found.append(line[start:].split("`")[0].split("#")[0].strip())
+    return [c for c in found if "--output" in c]
+
+
+def test_documented_train_commands_still_parse_and_validate() -> None:
+    import shlex
+    import typing
+
+    from typer.main import get_command
+
+    from confalign.cli.train import _parse
+    from confalign.pipelines.settings import RunSettings, make_config
+    from confalign.train.methods import get_method
+
+    _register()
+    commands = _documented_commands()
+    assert len(commands) >= 6
+    train = get_command(app).commands["train"]  # type: ignore[attr-defined]
+    for line in commands:
+        method, *args = shlex.split(line)[2:]
+        ctx = train.commands[method].make_context(method, args)  # type: ignore[attr-defined]
+        hints = typing.get_type_hints(RunSettings)
+        hints |= typing.get_type_hints(get_method(method).options)
+        values = {k: _parse(hints[k], v) for k, v in ctx.params.items() if k != "progress"}
+        config = make_config(method, **values)  # every value is valid, nothing runs
+        assert config.settings.output == Path(values["output"]), line
+
+
+def test_list_names_every_method() -> None:
+    code, out, _ = run_app(app, ["train", "--list"])
+    assert code == 0
+    names = [line.split()[0] for line in out.strip().splitlines()]
+    assert names == ["dca", "advice", "conftuner", "verbalized-sft"]

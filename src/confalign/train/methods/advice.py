@@ -162,7 +162,6 @@ METHOD = TrainingMethod(
     "answer (score_letter + score_number).",
     options=AdviceOptions,
     record=Triplet,
-    answers=lambda o: (o.formats, ("distribution",)),
     build=build,
     layout=layout,
     records=records,

@@ -106,7 +106,8 @@ class TrainingMethod:
     """One training method (module docstring).
 
     - ``options``: the options dataclass; ``record``: the dataclass of a data-file row.
-    - ``answers(options) -> (formats, modes)``: the untrained model's answers it needs.
+    - ``answers(options) -> (formats, modes)``: the untrained model's answers it needs
+      (default: its trained ``options.formats`` in ``distribution`` mode).
     - ``build(ctx, options) -> (records, counts)``: its data (counts: kept, dropped, ...).
     - ``layout(policy, records, options) -> items``: each record's packed layout.
     - ``prepare(policy, items, options) -> tensor``: computed once and stored (optional).
@@ -120,7 +121,6 @@ class TrainingMethod:
     summary: str
     options: type
     record: type
-    answers: Callable[[Any], tuple[tuple[str, ...], tuple[str, ...]]]
     build: Build
     layout: Callable[[Policy, Sequence[Any], Any], list[Any]]
     records: Records
@@ -128,6 +128,9 @@ class TrainingMethod:
     describe: Callable[[Any], str]
     evaluation: Evaluation
     prepare: Callable[[Policy, Sequence[Any], Any], torch.Tensor] | None = None
+    answers: Callable[[Any], tuple[tuple[str, ...], tuple[str, ...]]] = (
+        lambda options: (tuple(options.formats), ("distribution",))
+    )  # default: the trained formats, in ``distribution`` mode
     defaults: Mapping[str, Any] = field(default_factory=dict)
     hint: str = ""  # added to the error when the data is empty
 

@@ -144,7 +144,6 @@ METHOD = TrainingMethod(
     "own answers.",
     options=ConfTunerOptions,
     record=LabelledAnswer,
-    answers=lambda o: (o.formats, ("distribution",)),
     build=build,
     layout=layout,
     records=records,

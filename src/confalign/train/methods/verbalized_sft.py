@@ -144,7 +144,6 @@ METHOD = TrainingMethod(
     "question's group after the answer; the baseline.",
     options=SFTOptions,
     record=Target,
-    answers=lambda o: (o.formats, ("distribution",)),
     build=build,
     layout=layout,
     records=simple_records,
