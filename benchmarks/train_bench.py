@@ -170,8 +170,8 @@ def least_work_seconds(pairs: list[dict[str, str]], batch: int, roof: Any) -> fl
     from transformers import AutoTokenizer
 
     from confalign.backends.default_model import ensure_default_model
-    from confalign.train.dca_data import tokenize_pair
     from confalign.backends.packed import common_length
+    from confalign.train.dca_data import tokenize_pair
 
     tokenizer = AutoTokenizer.from_pretrained(ensure_default_model())
     total = 0.0

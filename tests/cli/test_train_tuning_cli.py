@@ -1,6 +1,6 @@
-"""``confalign train advice`` / ``conftuner``: bad input gives one line and exit 2 before any
-model loads; a run on a tiny model goes end to end (data, training, adapter, report) and the
-same command on the finished folder redoes nothing."""
+"""``confalign train advice`` / ``conftuner`` / ``verbalized-sft``: bad input gives one line
+and exit 2 before any model loads; a run on a tiny model goes end to end (data, training,
+adapter, report) and the same command on the finished folder redoes nothing."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def test_a_folder_of_another_run_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["advice", "conftuner"])
+@pytest.mark.parametrize("method", ["advice", "conftuner", "verbalized-sft"])
 def test_end_to_end_on_a_tiny_model(tiny_model_dir: Path, tmp_path: Path, method: str) -> None:
     out = tmp_path / method
     extra = ["--correct-from", "gold"] if method == "advice" else ["--format", "score_number"]

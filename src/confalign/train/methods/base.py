@@ -128,8 +128,9 @@ class TrainingMethod:
     describe: Callable[[Any], str]
     evaluation: Evaluation
     prepare: Callable[[Policy, Sequence[Any], Any], torch.Tensor] | None = None
-    answers: Callable[[Any], tuple[tuple[str, ...], tuple[str, ...]]] = (
-        lambda options: (tuple(options.formats), ("distribution",))
+    answers: Callable[[Any], tuple[tuple[str, ...], tuple[str, ...]]] = lambda options: (
+        tuple(options.formats),
+        ("distribution",),
     )  # default: the trained formats, in ``distribution`` mode
     defaults: Mapping[str, Any] = field(default_factory=dict)
     hint: str = ""  # added to the error when the data is empty
