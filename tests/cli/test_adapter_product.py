@@ -111,9 +111,54 @@ def test_a_trained_adapter_as_a_product(tiny_model_dir: Path, tmp_path: Path) ->
     base = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
     model = PeftModel.from_pretrained(base, str(adapter)).eval()
     n = len(tokenizer(text, add_special_tokens=False)["input_ids"])
-    for cont, got in zip((" 4", " five"), result.token_logprobs, strict=True):
+    for cont, got in zip((" 4", " five"), result.continuation_logprobs, strict=True):
         ids = tokenizer(text + cont, add_special_tokens=False, return_tensors="pt")["input_ids"]
         with torch.no_grad():
             logp = torch.log_softmax(model(ids).logits[0].double(), -1)
         want = [float(logp[i - 1, ids[0, i]]) for i in range(n, ids.shape[1])]
-        assert got == pytest.approx(want, abs=1e-4)
+        assert len(want) >= 1 and list(got) == pytest.approx(want, abs=1e-4)
+
+
+@pytest.mark.slow
+def test_the_default_models_adapter_names_its_hub_id_and_loads_in_plain_peft(
+    default_model_dir: Path, tmp_path: Path
+) -> None:
+    """The one path on the real embedded model: a 1-step DCA adapter names
+    ``HuggingFaceTB/SmolLM2-135M-Instruct``; plain peft on the converted folder (offline)
+    gives the log-probabilities of the ``hf`` backend with ``--adapter``."""
+    import torch
+    from peft import PeftModel
+    from train_helpers import PAIRS, render
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from confalign.backends import BackendConfig, ScoreRequest, load_backend
+    from confalign.backends.base import Prompt
+
+    tokenizer = AutoTokenizer.from_pretrained(default_model_dir)
+    pairs = tmp_path / "pairs.jsonl"
+    rows = [{"prompt": render(tokenizer, u), "chosen": c, "rejected": r} for u, c, r in PAIRS]
+    pairs.write_text("".join(json.dumps(r) + "\n" for r in rows[:2]))
+    out = tmp_path / "dca"
+    code, _, err = invoke(
+        "train", "dca", "--pairs-file", str(pairs), "--train-limit", "2", "--eval-limit", "2",
+        "--no-evaluate", "--ood-dataset", "none", "--max-steps", "1", "--batch-size", "2",
+        "--lr", "1e-2", "--lora-r", "2", "--threads", "2", "--output", str(out),
+    )  # fmt: skip
+    assert code == 0, err
+    adapter = out / "adapter"
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert "base_model: HuggingFaceTB/SmolLM2-135M-Instruct" in (adapter / "README.md").read_text()
+    backend = load_backend("hf", BackendConfig(model="default", adapter=str(adapter)))
+    prompt = Prompt(user="What is the capital of France?")
+    (result,) = backend.score([ScoreRequest(prompt, continuations=(" Paris",))])
+    text = backend.render(prompt)
+    backend.close()
+    base = AutoModelForCausalLM.from_pretrained(default_model_dir, dtype=torch.float32)
+    model = PeftModel.from_pretrained(base, str(adapter)).eval()
+    n = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    ids = tokenizer(text + " Paris", add_special_tokens=False, return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        logp = torch.log_softmax(model(ids).logits[0].double(), -1)
+    want = [float(logp[i - 1, ids[0, i]]) for i in range(n, ids.shape[1])]
+    assert len(want) >= 1 and list(result.continuation_logprobs[0]) == pytest.approx(want, abs=1e-4)

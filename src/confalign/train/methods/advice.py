@@ -18,6 +18,7 @@ from confalign.train.core import TrainSettings
 from confalign.train.levels import LevelItem, level_item, level_logprobs, own_answers
 from confalign.train.losses import expected_value, jsd, jsd_hinge, margin_hinge, sum_penalty
 from confalign.train.methods.base import (
+    CALIBRATION_DATA,
     CalibrationEval,
     DataContext,
     Policy,
@@ -169,9 +170,7 @@ METHOD = TrainingMethod(
     describe=describe,
     evaluation="calibration",
     defaults={
-        "dataset": "calibrated_math",
-        "ood_dataset": "mmlu_offline",
-        "train_limit": 600,
+        **CALIBRATION_DATA,
         "lr": 1e-5,
         "epochs": 4.0,
         "batch_size": 16,

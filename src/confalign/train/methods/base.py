@@ -67,6 +67,26 @@ class CalibrationEval:
 
 
 @dataclass(frozen=True)
+class OneFormat(CalibrationEval):
+    """The options of a method trained in a single score format (ConfTuner, verbalized SFT)."""
+
+    format: str = option("score_percent", "Trained format (a score format: score_percent, ...).")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_formats("format", (self.format,))
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        return (self.format,)
+
+
+# The shared defaults of the methods evaluated by ``calibration``: arithmetic of graded
+# difficulty to train on (the default model is at chance on MMLU), MMLU out of distribution.
+CALIBRATION_DATA = {"dataset": "calibrated_math", "ood_dataset": "mmlu_offline", "train_limit": 600}
+
+
+@dataclass(frozen=True)
 class Policy:
     """What a method's training step gets: the LoRA policy, its tokenizer, the packed scorer
     over it, and whether prompts take the tokenizer's special tokens (no chat template)."""

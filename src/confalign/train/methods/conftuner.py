@@ -18,33 +18,27 @@ from confalign.confidence.formats import get_format
 from confalign.train.levels import LevelItem, OwnAnswer, level_item, level_logprobs, own_answers
 from confalign.train.losses import expected_brier, expected_value
 from confalign.train.methods.base import (
-    CalibrationEval,
+    CALIBRATION_DATA,
     DataContext,
+    OneFormat,
     Policy,
     TrainingMethod,
     TrainingRunError,
-    check_formats,
     option,
 )
 from confalign.train.packing import PackedScorer
 
 
 @dataclass(frozen=True)
-class ConfTunerOptions(CalibrationEval):
+class ConfTunerOptions(OneFormat):
     """ConfTuner's own settings: the trained format and the weight of the optional LM loss."""
 
-    format: str = option("score_percent", "Trained format: score_percent or score_number.")
     lm_weight: float = option(0.0, "Weight of the optional LM loss.")
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_formats("format", (self.format,))
         if self.lm_weight < 0:
             raise TrainingRunError(f"lm-weight: must be >= 0, got {self.lm_weight}")
-
-    @property
-    def formats(self) -> tuple[str, ...]:
-        return (self.format,)
 
 
 @dataclass(frozen=True)
@@ -154,9 +148,7 @@ METHOD = TrainingMethod(
     ),
     evaluation="calibration",
     defaults={
-        "dataset": "calibrated_math",
-        "ood_dataset": "mmlu_offline",
-        "train_limit": 600,
+        **CALIBRATION_DATA,
         "lr": 1e-5,
         "epochs": 3.0,
         "batch_size": 4,

@@ -29,35 +29,29 @@ from confalign.confidence.prompts import ANSWER_PREFIX, prefill_text
 from confalign.train.levels import OwnAnswer, own_answers
 from confalign.train.losses import chosen_nll
 from confalign.train.methods.base import (
-    CalibrationEval,
+    CALIBRATION_DATA,
     DataContext,
+    OneFormat,
     Policy,
     TrainingMethod,
     TrainingRunError,
-    check_formats,
     option,
     simple_records,
 )
 
 
 @dataclass(frozen=True)
-class SFTOptions(CalibrationEval):
-    """The trained format and how questions are grouped."""
+class SFTOptions(OneFormat):
+    """The trained format (its nearest level says the target) and how questions are grouped."""
 
-    format: str = option("score_percent", "Trained format: its nearest level says the target.")
     group_by: Literal["subject", "dataset"] = option(
         "subject", "Target = the accuracy of the question's subject, or of the whole dataset."
     )
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_formats("format", (self.format,))
         if self.group_by not in ("subject", "dataset"):
             raise TrainingRunError(f"group-by: must be subject or dataset, got {self.group_by!r}")
-
-    @property
-    def formats(self) -> tuple[str, ...]:
-        return (self.format,)
 
 
 @dataclass(frozen=True)
@@ -154,5 +148,5 @@ METHOD = TrainingMethod(
         f"the question's {o.group_by}."
     ),
     evaluation="calibration",
-    defaults={"dataset": "calibrated_math", "ood_dataset": "mmlu_offline", "train_limit": 600},
+    defaults=CALIBRATION_DATA,
 )
