@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from confalign.backends import Backend, load_backend
 from confalign.confidence.base import ConfidenceRecord, Extractor
@@ -44,6 +45,7 @@ from confalign.runs.manifest import Status
 Batch = list[tuple[int, QAExample]]  # (order in the dataset, example)
 # How runs stored before graders were named were graded (``is_correct``'s exact match).
 LEGACY_GRADING = {"grader": "exact"}
+GRADING_KEYS = ("grader", "judge_model", "judge_backend")  # what a resumed run must match
 
 
 class ExtractorContractError(RuntimeError):
@@ -78,8 +80,7 @@ def run_eval(
     identity = build_identity(config, datasets, chosen)
     keys = config_keys(identity)
     own_backend = backend is None
-    grading = config.grading().describe()
-    check_grading(config.run_dir(), grading)
+    grading = check_grading(config.run_dir(), config.grading().describe())
     by_id = {(ds.name, x.id): x for ds in datasets for x in ds.examples}
     grader: RowGrader | None = None
     with RunStore.create(
@@ -113,22 +114,26 @@ def run_eval(
     return store.run_dir
 
 
-def check_grading(run_dir: Path, grading: Mapping[str, object]) -> None:
-    """Refuse to resume a run that holds results graded by another grader."""
+def check_grading(run_dir: Path, grading: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Refuse to resume a run that holds results graded by another grader; returns the
+    manifest's ``grading`` to keep (a regraded run's history included)."""
     if not (run_dir / MANIFEST_NAME).exists():
-        return
+        return grading
     try:
         with RunStore.open(run_dir) as store:
             stored = store.count()
             previous = store.manifest.get("grading") or LEGACY_GRADING
     except RunStoreError:
-        return  # RunStore.create says what is wrong with the directory
-    if stored and dict(previous) != dict(grading):
+        return grading  # RunStore.create says what is wrong with the directory
+    if not stored:
+        return grading
+    if any(previous.get(k) != grading.get(k) for k in GRADING_KEYS):
         raise ConfigError(
             f"{run_dir} holds results graded with {_describe(previous)}, not "
             f"{_describe(grading)}: resume it with the same grader, or run `confalign regrade "
             f"{run_dir} --grader {grading['grader']}` first"
         )
+    return previous
 
 
 def _describe(grading: Mapping[str, object]) -> str:
