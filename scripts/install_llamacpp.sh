@@ -37,4 +37,6 @@ if ! compgen -G "$WHEEL_DIR/llama_cpp_python-$VERSION-*.whl" >/dev/null; then
     "$PY" -m pip wheel --no-cache-dir --no-deps --wheel-dir "$WHEEL_DIR" "llama-cpp-python==$VERSION"
     echo "built llama-cpp-python $VERSION in $(( $(date +%s) - start )) s"
 fi
-"$PY" -m pip install --find-links "$WHEEL_DIR" "llama-cpp-python[server]==$VERSION"
+# --no-deps: its dependencies and the [server] extra's are in requirements/lock.txt, installed
+# by the set-up at their locked versions.
+"$PY" -m pip install --no-deps --find-links "$WHEEL_DIR" "llama-cpp-python==$VERSION"

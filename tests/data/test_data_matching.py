@@ -1,5 +1,6 @@
-"""Answer matching: SQuAD/TriviaQA normalisation, aliases, lenient contains, option letters,
-numbers (CalibratedMath's tricky outputs)."""
+"""Answer matching: SQuAD/TriviaQA normalisation, aliases, the exact and contains graders,
+option letters, numbers (CalibratedMath's tricky outputs). The hand-labelled verdicts of the
+contains grader are in ``test_data_grading.py``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from fractions import Fraction
 import pytest
 
 from confalign.data import QAExample, extract_number, is_correct, normalize_answer, parse_number
-from confalign.data.matching import contains_match, exact_match, option_letter
+from confalign.data.grading import contains_match
+from confalign.data.matching import exact_match, option_letter
 from confalign.data.numeric import numeric_match
 
 
@@ -47,11 +49,11 @@ def test_answer_that_normalises_to_nothing() -> None:
     assert not exact_match("", ["a"])
 
 
-def test_contains_is_lenient_and_off_by_default() -> None:
+def test_contains_is_the_default_and_exact_is_strict() -> None:
     ex = open_q("Paris")
-    assert not is_correct("Paris, France", ex)
-    assert is_correct("Paris, France", ex, contains=True)
-    assert is_correct("I think it is the city of Paris.", ex, contains=True)
+    assert not is_correct("Paris, France", ex, grader="exact")
+    assert is_correct("Paris, France", ex)
+    assert is_correct("I think it is the city of Paris.", ex, grader="contains")
     assert not contains_match("Parisian cafes", ["Paris"])  # whole words only
     assert not contains_match("concatenate", ["cat"])
 

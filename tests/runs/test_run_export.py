@@ -40,7 +40,7 @@ def from_csv(path: Path) -> list[dict]:
                 d[b] = None if d[b] is None else d[b] == "True"
             d["probs"] = None if d["probs"] is None else json.loads(d["probs"])
             d["extra"] = json.loads(d["extra"])
-            for s in ("format", "mode", "subject", "prediction", "gold"):
+            for s in ("format", "mode", "subject", "prediction", "gold", "rule"):
                 d[s] = d[s] or ""
             out.append(d)
     return out

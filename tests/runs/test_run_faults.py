@@ -87,8 +87,8 @@ def test_foreign_sqlite_database(run: Path) -> None:
 
 
 def test_unknown_schema_version(run: Path) -> None:
-    F.schema_version(run, "2")
-    refused(run, str(F.db(run)), "results schema version 2", "reads version 1")
+    F.schema_version(run, "3")
+    refused(run, str(F.db(run)), "results schema version 3", "reads versions 1 and 2")
 
 
 def test_empty_database_file(run: Path) -> None:

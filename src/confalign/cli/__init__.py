@@ -20,6 +20,7 @@ def _register() -> None:
         datasets,
         demo,
         recalibrate,
+        regrade,
         report,
         study,
         train,

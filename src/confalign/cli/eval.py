@@ -45,6 +45,9 @@ def eval_command(
     dtype: Annotated[str, _opt("dtype", "--dtype")] = _default("dtype"),
     device: Annotated[str, _opt("device", "--device")] = _default("device"),
     threads: Annotated[int | None, _opt("threads", "--threads")] = None,
+    grader: Annotated[str, _opt("grader", "--grader")] = _default("grader"),
+    judge_model: Annotated[str | None, _opt("judge_model", "--judge-model")] = None,
+    judge_backend: Annotated[str | None, _opt("judge_backend", "--judge-backend")] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Extract every requested confidence over the datasets and store it in a run directory.
@@ -74,6 +77,9 @@ def eval_command(
             dtype=dtype,  # type: ignore[arg-type]
             device=device,
             threads=threads,
+            grader=grader,  # type: ignore[arg-type]  # validated against the known graders
+            judge_model=judge_model,
+            judge_backend=judge_backend,  # type: ignore[arg-type]
         )
         try:
             run_dir = run_eval(config, progress=progress)

@@ -8,8 +8,8 @@ import numpy as np
 
 from confalign.confidence.base import Extractor
 from confalign.data.example import QAExample
+from confalign.data.grading import is_correct as data_is_correct
 from confalign.data.matching import answer_key
-from confalign.data.matching import is_correct as data_is_correct
 from confalign.data.numeric import parse_number
 
 
@@ -33,8 +33,9 @@ def answer_group_key(text: str) -> str:
 
 
 def is_correct(prediction: str, example: QAExample) -> bool | None:
-    """``confalign.data.is_correct`` (option letter, or open-QA normalised/numeric match);
-    None when there is no prediction."""
+    """``confalign.data.is_correct`` under the default grader (option letter; open QA: whole
+    words, numbers as numbers); None when there is no prediction. The evaluation pipeline
+    regrades every stored record with the run's grader (``confalign.evaluate.grading``)."""
     if not prediction.strip():
         return None
     return bool(data_is_correct(prediction, example))

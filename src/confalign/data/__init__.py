@@ -22,11 +22,13 @@ Sampling
     heldout, seed, stratify) -> Split``: SHA-256 orderings of (seed, id), the same in every
     process; stratified = proportional with largest-remainder rounding.
 
-Matching
-    ``is_correct(prediction, example, *, contains=False)``: option letter for multiple choice;
-    for open QA the SQuAD/TriviaQA-normalised exact match with aliases (``contains`` lenient),
-    or numeric (``meta["match"]``: ``numeric``/``fraction``). ``normalize_answer``,
-    ``parse_number``, ``extract_number``, ``numeric_match`` are the parts.
+Grading
+    ``grade(prediction, example, *, grader="contains") -> Grade(correct, rule)``: option letter
+    for multiple choice (rule ``letter``); for open QA whole-word containment with Unicode
+    folding (``contains``, the default) or the SQuAD/TriviaQA normalised exact match
+    (``exact``), numbers compared as numbers (``numeric``; ``meta["match"]``: ``numeric``/
+    ``fraction``). ``is_correct`` is its boolean. ``normalize_answer``, ``parse_number``,
+    ``extract_number``, ``numeric_match`` are the parts.
 
 Augmentation
     ``add_distractors(examples, *, k, seed, source)``: open QA -> (k+1)-way multiple choice with
@@ -50,8 +52,9 @@ from confalign.data.catalog import benchmark_infos, describe_load, format_table
 from confalign.data.distractors import add_distractors, numeric_distractors
 from confalign.data.example import LETTERS, DataError, DataErrors, QAExample
 from confalign.data.files import load_file, parse_column_map
+from confalign.data.grading import RULE_GRADERS, Grade, grade, is_correct
 from confalign.data.load import load_benchmark
-from confalign.data.matching import exact_match, is_correct, normalize_answer
+from confalign.data.matching import exact_match, normalize_answer
 from confalign.data.numeric import extract_number, numeric_match, parse_number
 from confalign.data.rows import LoadResult, SkippedRow
 from confalign.data.sampling import Split, sample, train_heldout_split
@@ -59,10 +62,12 @@ from confalign.data.sampling import Split, sample, train_heldout_split
 __all__ = [
     "BENCHMARKS",
     "LETTERS",
+    "RULE_GRADERS",
     "Benchmark",
     "DataError",
     "DataErrors",
     "DatasetUnavailableError",
+    "Grade",
     "LoadResult",
     "QAExample",
     "SkippedRow",
@@ -74,6 +79,7 @@ __all__ = [
     "extract_number",
     "format_table",
     "generate_calibrated_math",
+    "grade",
     "is_correct",
     "load_benchmark",
     "load_file",

@@ -47,9 +47,9 @@ class QAExample:
     ``aliases`` the other accepted answer strings.
 
     ``meta`` (strings only) carries what a dataset knows beyond these fields. Keys read by the
-    library: ``match`` (how ``is_correct`` compares an open answer: ``text``, the default,
-    ``numeric`` or ``fraction``), ``answer_type`` (the pool distractors are drawn from) and,
-    after ``add_distractors``, ``open_gold`` (the original answer).
+    library: ``match`` (how ``grading.grade`` compares an open answer: ``text``, the default,
+    by the run's grader, ``numeric`` or ``fraction``), ``answer_type`` (the pool distractors
+    are drawn from) and, after ``add_distractors``, ``open_gold`` (the original answer).
     """
 
     id: str

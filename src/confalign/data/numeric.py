@@ -85,9 +85,15 @@ def _token(m: re.Match[str]) -> NumberToken | None:
 
 def find_numbers(text: str) -> list[NumberToken]:
     """Every number in ``text``, in order."""
-    text = text.translate(_MINUS_SIGNS)
-    found = (_token(m) for m in _NUMBER_RE.finditer(text))
-    return [t for t in found if t is not None]
+    return [t for _, _, t in number_spans(text)]
+
+
+def number_spans(text: str) -> list[tuple[int, int, NumberToken]]:
+    """Every number in ``text`` with its ``(start, end)`` character offsets, in order (for a
+    caller that tokenizes the words around the numbers)."""
+    text = text.translate(_MINUS_SIGNS)  # one character for one: offsets stay valid
+    found = ((m.start(), m.end(), _token(m)) for m in _NUMBER_RE.finditer(text))
+    return [(a, b, t) for a, b, t in found if t is not None]
 
 
 def parse_number(text: str) -> NumberToken | None:

@@ -17,6 +17,8 @@ from confalign.runs import canonical, stable_hash
 
 Dtype = Literal["auto", "float32", "bfloat16", "float16"]
 BackendName = Literal["hf", "llamacpp", "openai", "vllm"]
+Grader = Literal["contains", "exact", "judge"]
+GRADERS: tuple[str, ...] = get_args(Grader)
 MODES: tuple[str, ...] = get_args(Mode)
 DEFAULT_RUNS_DIR = Path("runs")
 
@@ -56,7 +58,44 @@ HELP: dict[str, str] = {
     "device": "Device: auto, cpu, cuda, cuda:1, ...",
     "threads": "CPU threads for the backend; default: the library's.",
     "backend_options": "Backend-specific settings (e.g. base_url); never secrets.",
+    "grader": "How open answers are graded: contains (the gold or an alias as whole words, "
+    "accents folded, not negated or offered among alternatives), exact (SQuAD/TriviaQA "
+    "normalised exact match) or judge (an LLM with SimpleQA's rubric; needs --judge-model).",
+    "judge_model": "The judge's model for --grader judge (any model a backend loads; "
+    "'default' is the embedded one).",
+    "judge_backend": "The judge's backend; default: --backend.",
 }
+
+
+@dataclass(frozen=True)
+class GradingConfig:
+    """How a run's answers are graded; validated when built. ``judge_options``: the judge
+    backend's settings (e.g. ``base_url``); never secrets."""
+
+    grader: Grader = "contains"
+    judge_model: str | None = None
+    judge_backend: BackendName = "hf"
+    judge_options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.grader not in GRADERS:
+            raise ConfigError(unknown_name_message("grader", self.grader, GRADERS))
+        if self.grader == "judge" and not self.judge_model:
+            raise ConfigError("grader 'judge' needs a judge model (--judge-model)")
+        if self.grader != "judge" and self.judge_model:
+            raise ConfigError(f"judge_model is for grader 'judge', not {self.grader!r}")
+        if self.judge_backend not in backend_names():
+            raise ConfigError(unknown_name_message("backend", self.judge_backend, backend_names()))
+
+    def describe(self) -> dict[str, Any]:
+        """What the manifest and the report say of the grading."""
+        if self.grader != "judge":
+            return {"grader": self.grader}
+        return {
+            "grader": self.grader,
+            "judge_model": self.judge_model,
+            "judge_backend": self.judge_backend,
+        }
 
 
 @dataclass(frozen=True)
@@ -92,6 +131,9 @@ class EvalConfig:
     device: str = "auto"
     threads: int | None = None
     backend_options: Mapping[str, Any] = field(default_factory=dict)
+    grader: Grader = "contains"
+    judge_model: str | None = None
+    judge_backend: BackendName | None = None
     allow_overlap: bool = False
 
     def __post_init__(self) -> None:
@@ -127,13 +169,25 @@ class EvalConfig:
         )
 
     def result_settings(self) -> dict[str, Any]:
-        """The fields that determine the results (all but output, batch size, device, threads)."""
-        skip = {"output", "batch_size", "device", "threads", "allow_overlap"}
+        """The fields that determine the results (all but output, batch size, device, threads
+        and the grading, which ``confalign regrade`` can change on the stored results)."""
+        skip = {"output", "batch_size", "device", "threads", "allow_overlap", *GRADING_FIELDS}
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
 
     def as_dict(self) -> dict[str, Any]:
         """Every field, for the manifest (secrets are redacted when it is written)."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def grading(self) -> GradingConfig:
+        """The grading settings; the judge runs on ``backend`` (and its options) unless
+        ``judge_backend`` names another."""
+        same = self.judge_backend in (None, self.backend)
+        return GradingConfig(
+            grader=self.grader,
+            judge_model=self.judge_model,
+            judge_backend=self.backend if same else self.judge_backend,  # type: ignore[arg-type]
+            judge_options=dict(self.backend_options) if same else {},
+        )
 
     def backend_config(self) -> BackendConfig:
         """The ``BackendConfig`` for ``load_backend``."""
@@ -146,6 +200,9 @@ class EvalConfig:
             seed=self.seed,
             options=dict(self.backend_options),
         )
+
+
+GRADING_FIELDS = ("grader", "judge_model", "judge_backend")
 
 
 def _as_tuple(name: str, value: Any) -> tuple[str, ...]:
@@ -198,6 +255,7 @@ def _validate(config: EvalConfig) -> None:
             check_device(config.device)
         except DeviceError as error:
             raise ConfigError(str(error)) from None
+    config.grading()  # raises ConfigError on a bad grader or judge
 
 
 def _parse_limits(text: str) -> dict[str, int]:

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from confalign.confidence.base import Extractor
+from confalign.data.example import QAExample
 from confalign.evaluate.catalog import extractor_prompts, format_names
 from confalign.evaluate.config import EvalConfig
 from confalign.evaluate.datasets import LoadedDataset
@@ -102,11 +103,14 @@ def _dataset_identity(
         "size": len(ds.examples),
         "skipped": ds.skipped,
         "multiple_choice": sum(x.is_multiple_choice for x in ds.examples),
-        "examples_hash": stable_hash(
-            [(x.id, x.question, x.choices, x.gold, x.aliases) for x in ds.examples]
-        ),
+        "examples_hash": examples_hash(ds.examples),
         "extractors": [extractor_id(e) for e in extractors],
     }
+
+
+def examples_hash(examples: Sequence[QAExample]) -> str:
+    """What a run's identity knows its examples by (ids, questions, options, gold, aliases)."""
+    return stable_hash([(x.id, x.question, x.choices, x.gold, x.aliases) for x in examples])
 
 
 def extractor_id(extractor: Extractor) -> str:

@@ -6,8 +6,14 @@ Order of work, chosen so that bad input fails before anything is written or load
 2. datasets load (a malformed file raises ``DataError`` here), extractors are built;
 3. the run store opens or resumes (a run made by another configuration is refused here);
 4. the backend loads, once;
-5. for each dataset, for each extractor, batches of pending examples are extracted and each
-   batch's records are written in one transaction.
+5. for each dataset, for each extractor, batches of pending examples are extracted, graded with
+   the config's grader (``confalign.evaluate.grading``; a judge's model loads on first use,
+   or is the evaluated model itself when they are the same) and each batch's rows are
+   written in one transaction.
+
+A run is graded by one grader: resuming it with another is refused (``confalign regrade``
+changes the grading of stored results); a run stored before graders were named was graded
+``exact``.
 
 Batches are planned over *all* of a dataset's examples (sorted by prompt length, longest first,
 ties by dataset order) and then filtered to the pending ones, so a resumed run computes exactly
@@ -20,21 +26,26 @@ from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from confalign.backends import Backend, load_backend
 from confalign.confidence.base import ConfidenceRecord, Extractor
 from confalign.data.example import QAExample
 from confalign.evaluate.catalog import build_extractors_for, prompt_length
-from confalign.evaluate.config import EvalConfig
+from confalign.evaluate.config import ConfigError, EvalConfig
 from confalign.evaluate.datasets import LoadedDataset, load_datasets
+from confalign.evaluate.grading import ExampleKey, RowGrader, load_judge_backend
 from confalign.evaluate.identity import build_identity, config_keys, extractor_id
 from confalign.evaluate.interrupt import EvalInterrupted, stop_on_signals
 from confalign.evaluate.progress import EvalProgress
 from confalign.evaluate.rows import row_from_record
-from confalign.runs import ResultRow, RunStore, RunStoreError
+from confalign.runs import MANIFEST_NAME, ResultRow, RunStore, RunStoreError
 from confalign.runs.manifest import Status
 
 Batch = list[tuple[int, QAExample]]  # (order in the dataset, example)
+# How runs stored before graders were named were graded (``is_correct``'s exact match).
+LEGACY_GRADING = {"grader": "exact"}
+GRADING_KEYS = ("grader", "judge_model", "judge_backend")  # what a resumed run must match
 
 
 class ExtractorContractError(RuntimeError):
@@ -70,7 +81,12 @@ def run_eval(
     identity = build_identity(config, datasets, chosen)
     keys = config_keys(identity)
     own_backend = backend is None
-    with RunStore.create(config.run_dir(), identity, config=config.as_dict()) as store:
+    grading = check_grading(config.run_dir(), config.grading().describe())
+    by_id = {(ds.name, x.id): x for ds in datasets for x in ds.examples}
+    grader: RowGrader | None = None
+    with RunStore.create(
+        config.run_dir(), identity, config=config.as_dict(), grading=grading
+    ) as store:
         if overlap:
             store.update_manifest(adapter_overlap=overlap)
         work = [_plan(store, ds, chosen[ds.name], config.batch_size) for ds in datasets]
@@ -80,7 +96,8 @@ def run_eval(
                     backend = load_backend(config.backend, config.backend_config())
                 store.update_manifest(backend=backend.describe())
                 _check_backend(backend, work)
-                _run(store, backend, work, keys, progress)
+                grader = _grader(config, backend)
+                _run(store, backend, work, keys, progress, _Grading(grader, by_id))
         except EvalInterrupted:
             _finish_after_error(store, "interrupted")
             raise
@@ -93,6 +110,8 @@ def run_eval(
         else:
             store.finish("complete")
         finally:
+            if grader is not None:
+                grader.close(keep=backend)
             if own_backend and backend is not None:
                 backend.close()
     return store.run_dir
@@ -107,6 +126,50 @@ def _adapter_overlap(config: EvalConfig, datasets: list[LoadedDataset]) -> dict[
 
     examples = {ds.name: ds.examples for ds in datasets}
     return check_overlap(config.adapter, examples, allow=config.allow_overlap)
+
+
+def check_grading(run_dir: Path, grading: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Refuse to resume a run that holds results graded by another grader; returns the
+    manifest's ``grading`` to keep (a regraded run's history included)."""
+    if not (run_dir / MANIFEST_NAME).exists():
+        return grading
+    try:
+        with RunStore.open(run_dir) as store:
+            stored = store.count()
+            previous = store.manifest.get("grading") or LEGACY_GRADING
+    except RunStoreError:
+        return grading  # RunStore.create says what is wrong with the directory
+    if not stored:
+        return grading
+    if any(previous.get(k) != grading.get(k) for k in GRADING_KEYS):
+        raise ConfigError(
+            f"{run_dir} holds results graded with {_describe(previous)}, not "
+            f"{_describe(grading)}: resume it with the same grader, or run `confalign regrade "
+            f"{run_dir} --grader {grading['grader']}` first"
+        )
+    return previous
+
+
+def _describe(grading: Mapping[str, object]) -> str:
+    model = grading.get("judge_model")
+    return f"grader {grading.get('grader')!r}" + (f" (judge {model})" if model else "")
+
+
+@dataclass(frozen=True)
+class _Grading:
+    grader: RowGrader
+    examples: Mapping[ExampleKey, QAExample]
+
+
+def _grader(config: EvalConfig, backend: Backend) -> RowGrader:
+    """The run's grader; a judge that is the evaluated model (same backend, no adapter) uses
+    the loaded ``backend`` instead of loading it twice."""
+    grading = config.grading()
+    same = (grading.judge_model, grading.judge_backend) == (config.model, config.backend)
+    if same and config.adapter is None:
+        return RowGrader(grading, judge_backend=lambda: backend)
+    settings = {"dtype": config.dtype, "device": config.device, "threads": config.threads}
+    return RowGrader(grading, judge_backend=lambda: load_judge_backend(grading, **settings))
 
 
 def _finish_after_error(store: RunStore, status: Status) -> None:
@@ -152,6 +215,7 @@ def _run(
     work: Sequence[DatasetWork],
     keys: dict[str, str],
     progress: bool,
+    grading: _Grading,
 ) -> None:
     with stop_on_signals() as stop, EvalProgress(enabled=progress) as bars:
         for w in work:
@@ -163,7 +227,8 @@ def _run(
                     if stop.requested:  # set during the previous batch, which is stored
                         raise EvalInterrupted(store.run_dir, store.count())
                     records = extractor.extract(backend, [x for _, x in batch])
-                    store.write(to_rows(records, batch, extractor, w.dataset.name, key))
+                    rows = to_rows(records, batch, extractor, w.dataset.name, key)
+                    store.write(grading.grader.grade(rows, grading.examples, store))
                     bars.advance(len(batch))
 
 

@@ -42,6 +42,7 @@ from confalign.report.estimates import (
     finite,
     is_usable,
 )
+from confalign.report.grading import LEGACY, describe_grader, grading_section
 from confalign.runs import ResultRow
 
 REPORT_FORMAT = "confalign-report/1"
@@ -97,6 +98,7 @@ def compute_report(
         "notes": [EXCLUSION_NOTE],
         "metric_info": _metrics.metric_info(),
         "recalibration": manifest.get("recalibration"),
+        "grading": grading_section(rows_by_dataset, manifest, seed=options.seed),
         "datasets": {},
     }
     report = RunReport(data)
@@ -123,6 +125,7 @@ def run_summary(manifest: Mapping[str, Any], run_path: str) -> dict[str, Any]:
         "ended_at": manifest.get("ended_at"),
         "versions": manifest.get("versions", {}),
         "datasets": identity.get("datasets", []),
+        "grading": describe_grader(manifest.get("grading") or LEGACY),
     }
 
 

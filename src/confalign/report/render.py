@@ -17,6 +17,7 @@ from confalign.report import answer_dependence
 from confalign.report import tables as T
 from confalign.report.compute import RunReport
 from confalign.report.figures import data_uri, figure_file
+from confalign.report.grading import grading_tables
 from confalign.report.templates import HTML_TEMPLATE
 
 
@@ -57,6 +58,16 @@ def run_page(report: RunReport, figures: Mapping[str, bytes]) -> Page:
     if data.get("recalibration"):
         page.sections.append(
             Section("Recalibration", tables=[T.recalibration_table(data["recalibration"])])
+        )
+    if data["datasets"] and data.get("grading"):
+        page.sections.append(
+            Section(
+                "Grading",
+                text="How each answer was judged right or wrong, by which rule, with examples "
+                "to check by eye.",
+                tables=grading_tables(data["grading"]),
+                collapsed=True,
+            )
         )
     for dataset, section in data["datasets"].items():
         page.sections += dataset_sections(dataset, section, info, figures)

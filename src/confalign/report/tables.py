@@ -248,6 +248,7 @@ def run_table(run: Mapping[str, Any], settings: Mapping[str, Any]) -> Table:
         ["model", f"{run.get('model') or '—'} (backend {run.get('backend') or '—'})"],
         ["adapter", run.get("adapter") or "none"],
         ["datasets", datasets or "—"],
+        ["grading", run.get("grading") or "—"],
         ["seed", str(run.get("seed"))],
         ["status", f"{run.get('status')} ({run.get('started_at')} → {run.get('ended_at')})"],
         ["versions", versions or "—"],

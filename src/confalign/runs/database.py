@@ -5,6 +5,10 @@ and the check that runs before a command uses it.
 corrupt pages), someone else's SQLite database, or one written with an unknown schema version
 raises ``DamagedRunError`` naming the file, what is wrong and how many rows can still be read;
 nothing is repaired, since a repair could lose rows.
+
+Schema versions: 1 (no ``rule`` column, no ``verdicts`` table) is read as it is, its rows'
+``rule`` read as ""; a writer's connection migrates it to 2 (``ALTER TABLE ... ADD COLUMN``,
+which keeps every row) before writing.
 """
 
 from __future__ import annotations
@@ -16,8 +20,11 @@ from confalign.runs.errors import DamagedRunError
 from confalign.runs.rows import COLUMNS
 
 DB_NAME = "results.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = ("1", "2")
 WRITTEN_AT = "written_at"
+# Columns added after version 1, with the value an older row reads as.
+ADDED_COLUMNS = {"rule": "''"}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -42,10 +49,20 @@ CREATE TABLE IF NOT EXISTS results (
     extra            TEXT    NOT NULL,
     gold             TEXT    NOT NULL,
     written_at       TEXT    NOT NULL,
+    rule             TEXT    NOT NULL DEFAULT '',
     UNIQUE (dataset, example_id, method_key)
 );
 CREATE INDEX IF NOT EXISTS results_by_method ON results (method_key, dataset);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- An LLM judge's verdicts, by judge and by item (a hash of question, gold and answer), so a
+-- resumed eval or regrade asks the judge nothing it has answered.
+CREATE TABLE IF NOT EXISTS verdicts (
+    judge   TEXT NOT NULL,
+    item    TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    raw     TEXT NOT NULL,
+    PRIMARY KEY (judge, item)
+);
 """
 
 _MAGIC = b"SQLite format 3\x00"
@@ -61,12 +78,36 @@ def connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=10000")
+    _migrate(conn)
     conn.executescript(SCHEMA)
     conn.execute(
-        "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
         (str(SCHEMA_VERSION),),
     )
     return conn
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Add the columns a version-1 results table lacks (a no-op on a new or current file)."""
+    present = table_columns(conn)
+    if not present:
+        return
+    for name, default in ADDED_COLUMNS.items():
+        if name not in present:
+            conn.execute(f"ALTER TABLE results ADD COLUMN {name} TEXT NOT NULL DEFAULT {default}")
+
+
+def table_columns(conn: sqlite3.Connection) -> set[str]:
+    """The columns of the results table (empty when there is none yet)."""
+    return {r[1] for r in conn.execute("PRAGMA table_info(results)")}
+
+
+def select_list(conn: sqlite3.Connection) -> str:
+    """``COLUMNS`` for a SELECT, a column an older file lacks read as its default value."""
+    present = table_columns(conn)
+    return ", ".join(
+        name if name in present else f"{ADDED_COLUMNS[name]} AS {name}" for name in COLUMNS
+    )
 
 
 def check_database(path: Path, *, allow_new: bool = False) -> None:
@@ -139,8 +180,8 @@ def _check_open(path: Path, conn: sqlite3.Connection, allow_new: bool) -> None:
                 f"{path} is an SQLite database but not a confalign results database (no table "
                 f"'results'; its tables: {listed}); it was left as it is"
             )
-        columns = {r[1] for r in conn.execute("PRAGMA table_info(results)")}
-        missing = [c for c in (*COLUMNS, WRITTEN_AT) if c not in columns]
+        columns = table_columns(conn)
+        missing = [c for c in (*COLUMNS, WRITTEN_AT) if c not in columns | set(ADDED_COLUMNS)]
         if missing:
             raise DamagedRunError(
                 f"{path} is not a confalign results database: table 'results' has no column "
@@ -150,10 +191,11 @@ def _check_open(path: Path, conn: sqlite3.Connection, allow_new: bool) -> None:
         if "meta" in tables:
             found = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             version = None if found is None else found[0]
-        if version != str(SCHEMA_VERSION):
+        if version not in READABLE_VERSIONS:
             raise DamagedRunError(
                 f"{path} was written with results schema version {version or '(none)'}; this "
-                f"confalign reads version {SCHEMA_VERSION} (use the confalign that wrote it)"
+                f"confalign reads versions {' and '.join(READABLE_VERSIONS)} (use the confalign "
+                "that wrote it)"
             )
     except sqlite3.Error as exc:
         raise _damaged(path, str(exc)) from None

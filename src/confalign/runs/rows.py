@@ -25,7 +25,9 @@ class ResultRow:
     a short hash of what produced the row (model, adapter hash, backend, the extractor's settings
     and prompts, seed). ``method_key``: the method variant (``verbalized/probability/prefill``).
     The remaining fields are those of ``confalign.confidence.ConfidenceRecord``; ``gold``: the
-    gold letter (multiple choice) or answer text.
+    gold letter (multiple choice) or answer text; ``rule``: the grading rule that decided
+    ``correct`` (``letter``, ``exact``, ``contains``, ``numeric``, ``judge``; "" when there was
+    no answer, or in a run stored before rules were recorded).
     """
 
     dataset: str
@@ -48,6 +50,7 @@ class ResultRow:
     generated_tokens: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
     gold: str = ""
+    rule: str = ""
 
     @classmethod
     def of(cls, **values: Any) -> ResultRow:

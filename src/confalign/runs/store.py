@@ -39,7 +39,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from confalign.runs.database import DB_NAME, check_database, connect
+from confalign.runs.database import DB_NAME, check_database, connect, select_list
 from confalign.runs.errors import DamagedRunError, RunStoreError, RunWriteError
 from confalign.runs.manifest import (
     MANIFEST_FORMAT,
@@ -93,6 +93,7 @@ class RunStore:
         self._conn = conn
         self._lock_fd = lock_fd
         self._db_inode = _inode(self.db_path)
+        self._select = select_list(conn)
 
     # ----------------------------------------------------------------- opening
     @classmethod
@@ -245,6 +246,50 @@ class RunStore:
             self._conn.executemany(_INSERT, values)
         return len(values)
 
+    def regrade(self, rows: Sequence[ResultRow], *, grading: Mapping[str, Any]) -> int:
+        """Set ``correct``, ``rule`` and ``extra`` of the stored rows ``rows`` name (by dataset,
+        example id, method key) in one transaction, so a run never holds half of two gradings;
+        ``grading`` (the grader's description) goes to the database's meta table with them."""
+        self._require_writable()
+        values = [
+            (
+                None if r.correct is None else int(r.correct),
+                r.rule,
+                dumps(dict(r.extra)),
+                r.dataset,
+                r.example_id,
+                r.method_key,
+            )
+            for r in rows
+        ]
+        with self._transaction():
+            self._conn.executemany(
+                "UPDATE results SET correct = ?, rule = ?, extra = ? "
+                "WHERE dataset = ? AND example_id = ? AND method_key = ?",
+                values,
+            )
+            self._conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('grading', ?)", (dumps(grading),)
+            )
+        return len(values)
+
+    def verdicts(self, judge: str) -> dict[str, tuple[str, str]]:
+        """The stored verdicts of ``judge``: ``{item: (verdict, raw text)}``."""
+        if "verdicts" not in self._tables():
+            return {}  # a version-1 file opened read-only
+        found = self._query("SELECT item, verdict, raw FROM verdicts WHERE judge = ?", (judge,))
+        return {item: (verdict, raw) for item, verdict, raw in found}
+
+    def store_verdicts(self, judge: str, verdicts: Mapping[str, tuple[str, str]]) -> None:
+        """Keep ``judge``'s ``{item: (verdict, raw text)}`` in one transaction."""
+        self._require_writable()
+        values = [(judge, item, v, raw) for item, (v, raw) in verdicts.items()]
+        with self._transaction():
+            self._conn.executemany("INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?)", values)
+
+    def _tables(self) -> set[str]:
+        return {r[0] for r in self._query("SELECT name FROM sqlite_master WHERE type='table'")}
+
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         self._conn.execute("BEGIN IMMEDIATE")
@@ -318,7 +363,7 @@ class RunStore:
     def rows(self, dataset: str | None = None, method_key: str | None = None) -> list[ResultRow]:
         """Stored rows ordered by dataset, example order, method key."""
         where, params = _where(dataset, method_key)
-        sql = f"SELECT {', '.join(COLUMNS)} FROM results {where} {_ORDER}"
+        sql = f"SELECT {self._select} FROM results {where} {_ORDER}"
         return [_from_sql(r) for r in self._query(sql, params)]
 
     def frame(self, dataset: str | None = None, method_key: str | None = None) -> pd.DataFrame:
