@@ -35,6 +35,11 @@ Augmentation
     distractors from other answers (``pool``), close numbers (``numeric``:
     ``numeric_distractors``) or a function; gold position uniform.
 
+World facts
+    ``world_facts()``: factual open questions in 8 families x 5 difficulty levels from
+    GeoNames, ISO 3166/4217 and the periodic table (``data.world_facts``, ``data.world_sources``);
+    registered as ``world_facts`` and ``world_facts_mc``.
+
 CalibratedMath
     ``generate_calibrated_math(*, split, n_per_task, seed, operations)``: the arithmetic tasks
     of Lin, Hilton & Evans (2022); registered as ``calibrated_math`` and ``calibrated_math_mc``.

@@ -15,6 +15,7 @@ from confalign.data.benchmarks import (
     simpleqa,
     triviaqa,
     truthfulqa,
+    world_facts,
 )
 from confalign.data.benchmarks.base import Benchmark, DatasetUnavailableError, subject_matches
 from confalign.registry import Registry
@@ -34,5 +35,7 @@ BENCHMARKS.register("truthfulqa")(truthfulqa.SPEC)
 BENCHMARKS.register("commonsense_qa")(commonsense_qa.SPEC)
 BENCHMARKS.register("calibrated_math")(calibrated_math.SPEC)
 BENCHMARKS.register("calibrated_math_mc")(calibrated_math.MC_SPEC)
+BENCHMARKS.register("world_facts")(world_facts.SPEC)
+BENCHMARKS.register("world_facts_mc")(world_facts.MC_SPEC)
 
 __all__ = ["BENCHMARKS", "Benchmark", "DatasetUnavailableError", "subject_matches"]
