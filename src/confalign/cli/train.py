@@ -63,14 +63,14 @@ def _cli_type(annotation: Any) -> tuple[type, bool]:
     return annotation, False
 
 
-def _parameter(f: Field, annotation: Any, default: Any) -> inspect.Parameter:
+def _parameter(f: Field, annotation: Any, default: Any, panel: str) -> inspect.Parameter:
     kind, _ = _cli_type(annotation)
     flags = f.metadata.get("flag") or (flag(f),)
     if kind is bool:
         flags = (f"{flags[0]}/--no-{flags[0][2:]}",)
     required = f.name == "output"
     shown = cli_value(default) if isinstance(default, tuple) else default
-    info = typer.Option(*flags, help=f.metadata.get("help", ""))
+    info = typer.Option(*flags, help=f.metadata.get("help", ""), rich_help_panel=panel)
     return inspect.Parameter(
         f.name,
         inspect.Parameter.KEYWORD_ONLY,
@@ -95,8 +95,11 @@ def _command(name: str) -> None:
     spec = get_method(name)
     defaults = method_defaults(name)
     hints = {**typing.get_type_hints(RunSettings), **typing.get_type_hints(spec.options)}
-    own = fields(RunSettings) + fields(spec.options)
-    params = [_parameter(f, hints[f.name], defaults.get(f.name)) for f in own]
+    params = [
+        _parameter(f, hints[f.name], defaults.get(f.name), panel)
+        for panel, cls in (("Every method", RunSettings), (f"{name} options", spec.options))
+        for f in fields(cls)
+    ]
     progress = typer.Option("--progress/--no-progress", help="Show progress bars.")
     params.append(
         inspect.Parameter(
