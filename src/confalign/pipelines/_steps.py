@@ -115,11 +115,12 @@ def save_training(
     """On the main process: the Trainer's log history and the adapter (``adapters``: its base
     model's Hub id, its training example ids) with its training config and model card."""
     from confalign.adapters import TRAINING_EXAMPLES, training_examples_text
+    from confalign.runs import atomic_write
     from confalign.train.core import save_adapter
 
     if is_main_process():
         s = config.settings
-        (s.output / "train_log.json").write_text(json.dumps(history, indent=2) + "\n")
+        atomic_write(s.output / "train_log.json", json.dumps(history, indent=2) + "\n")
         examples = training_examples_text(s.dataset, s.train_split, train_ids)
         save_adapter(
             policy.model,

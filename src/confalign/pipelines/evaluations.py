@@ -83,6 +83,7 @@ def write_report(config: TrainingConfig, stats: dict[str, Any], splits: dict[str
     """``report/<method>.md`` and ``.json``: the training data's counts, the splits, each
     section's before/after table (and the kind's summary), and the runs' full comparison."""
     from confalign.report import write_comparison
+    from confalign.runs import atomic_write
 
     s, kind, name = config.settings, KINDS[config.spec.evaluation], config.method
     out = s.output / "report"
@@ -100,9 +101,8 @@ def write_report(config: TrainingConfig, stats: dict[str, Any], splits: dict[str
         extra, md = kind.summary(config)
         text.append(md)
     record = {"data": stats, "splits": splits, "tables": tables, **extra}
-    (out / f"{name}.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
-    md_path = out / f"{name}.md"
-    md_path.write_text("".join(text))
+    atomic_write(out / f"{name}.json", json.dumps(record, indent=2, default=str) + "\n")
+    md_path = atomic_write(out / f"{name}.md", "".join(text))
     prefix = "valid" if s.validation_only else "eval"
     runs = [s.output / f"{prefix}-base", s.output / f"{prefix}-{name}"]
     write_comparison(runs, out / "compare", labels=["base", name])
