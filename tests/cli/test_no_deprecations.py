@@ -47,8 +47,10 @@ def test_train_and_eval_warn_of_no_deprecation(tiny_model_dir: Path, tmp_path: P
     assert _deprecations(train) == []
     data = tmp_path / "qa.jsonl"
     data.write_text(
-        json.dumps({"id": "q1", "question": "2+2?", "choices": ["3", "4"], "gold": 1}) + "\n"
-        + json.dumps({"id": "q2", "question": "Capital of France?", "gold": "Paris"}) + "\n"
+        json.dumps({"id": "q1", "question": "2+2?", "choices": ["3", "4"], "gold": 1})
+        + "\n"
+        + json.dumps({"id": "q2", "question": "Capital of France?", "gold": "Paris"})
+        + "\n"
     )
     evaluate = [
         "eval", "--model", str(tiny_model_dir), "--datasets", str(data),
