@@ -51,11 +51,16 @@ class Token:
     negation: bool = False
 
 
-def fold(text: str) -> str:
-    """``text`` without accents or case: NFKD, combining marks removed, the few letters NFKD
-    keeps whole replaced (``ø`` -> ``o``, ``ß`` -> ``ss``), case-folded."""
+def strip_accents(text: str) -> str:
+    """``text`` without accents, case kept: NFKD, combining marks removed, the few letters NFKD
+    keeps whole replaced (``ø`` -> ``o``, ``ß`` -> ``ss``): ``Łódź`` -> ``Lodz``."""
     decomposed = unicodedata.normalize("NFKD", text.translate(_EXTRA_FOLDS))
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def fold(text: str) -> str:
+    """``text`` without accents or case (``strip_accents``, then case-folded)."""
+    return strip_accents(text).casefold()
 
 
 def tokenize(text: str) -> list[Token]:

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from confalign.data._stable import stable_hash
+from confalign.data.answer_tokens import strip_accents
 from confalign.data.example import QAExample
 from confalign.data.matching import answer_key
 from confalign.data.world_sources import (
@@ -52,7 +53,6 @@ from confalign.data.world_sources import (
     codes,
     countries,
     elements,
-    fold,
     with_folds,
 )
 
@@ -154,7 +154,7 @@ def _namesake_abroad(city: City, by_name: dict[str, list[City]]) -> bool:
     """Whether a city of another country shares the name and has a tenth of the people."""
     return any(
         other.country != city.country and other.population * MIN_NAME_SHARE > city.population
-        for other in by_name[answer_key(fold(city.name))]
+        for other in by_name[answer_key(strip_accents(city.name))]
     )
 
 
@@ -164,13 +164,13 @@ def _city_facts() -> list[Fact]:
     country_keys = {answer_key(n) for c in countries() for n in c.names}
     by_name: dict[str, list[City]] = {}
     for city in cities():
-        by_name.setdefault(answer_key(fold(city.name)), []).append(city)
+        by_name.setdefault(answer_key(strip_accents(city.name)), []).append(city)
     kept = [
         city
         for city in cities()
         if city.country in states
         and city.id not in capitals  # asked about in capital_country
-        and answer_key(fold(city.name)) not in country_keys
+        and answer_key(strip_accents(city.name)) not in country_keys
         and not _namesake_abroad(city, by_name)
     ][: CITY_BOUNDS[-1]]
     cells: dict[int, list[City]] = {}
@@ -211,7 +211,7 @@ def _inside(part: str, whole: str) -> bool:
 
 
 def _key(text: str) -> str:
-    return answer_key(fold(text))
+    return answer_key(strip_accents(text))
 
 
 def unambiguous(facts: Sequence[Fact], question: Callable[[Fact], str]) -> list[Fact]:

@@ -16,10 +16,11 @@ small tables below; every other answer and alias comes from the data.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+
+from confalign.data.answer_tokens import strip_accents
 
 
 def codes(text: str) -> frozenset[str]:
@@ -70,24 +71,13 @@ CONTINENTS = {
 }
 # Element names in the other English spelling (periodictable writes the American one).
 ELEMENT_SPELLINGS = {"aluminum": "aluminium", "sulfur": "sulphur", "cesium": "caesium"}
-# Letters NFKD does not decompose into a base letter and a mark.
-_FOLD_EXTRA = str.maketrans(
-    {"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D", "ı": "i", "ð": "d"}
-    | {"æ": "ae", "Æ": "Ae", "œ": "oe", "Œ": "Oe", "ß": "ss", "þ": "th", "Þ": "Th"}
-)
-
-
-def fold(text: str) -> str:
-    """``text`` without accents: ``Brasília`` -> ``Brasilia``, ``Łódź`` -> ``Lodz``."""
-    decomposed = unicodedata.normalize("NFKD", text.translate(_FOLD_EXTRA))
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def with_folds(names: list[str]) -> tuple[str, ...]:
     """``names`` and their accent-free forms, each once, in order; empty names dropped."""
     out: list[str] = []
     for name in names:
-        for n in (name.strip(), fold(name.strip())):
+        for n in (name.strip(), strip_accents(name.strip())):
             if n and n not in out:
                 out.append(n)
     return tuple(out)
@@ -146,10 +136,12 @@ def _find_capital(rows: list[dict[str, Any]], capital: str) -> dict[str, Any] | 
     """The most populous of a country's city ``rows`` named ``capital`` (or with it as an
     alternate name: GeoNames' country list says ``Nur-Sultan`` where its city list has
     ``Astana``)."""
-    key = fold(capital).lower()
-    named = [r for r in rows if fold(r["name"]).lower() == key]
+    key = strip_accents(capital).lower()
+    named = [r for r in rows if strip_accents(r["name"]).lower() == key]
     if not named:  # a city named so beats a bigger one that has the name as an alternate
-        alternates = (r for r in rows if key in {fold(a).lower() for a in r["alternatenames"]})
+        alternates = (
+            r for r in rows if key in {strip_accents(a).lower() for a in r["alternatenames"]}
+        )
         named = list(alternates)
     return max(named, key=lambda r: r["population"], default=None)
 
