@@ -157,6 +157,8 @@ def record(root: Path, store: Path) -> Iterator[list[KillPoint]]:
     def snapshot(label: str, cut: Path | None) -> None:
         if not root.exists():
             return  # a kill before the folder exists: a fresh run
+        repeats = sum(p.label == label or p.label.startswith(f"{label} #") for p in points)
+        label = f"{label} #{repeats + 1}" if repeats else label  # the same file written again
         state = store / f"{len(points):04d}"
         shutil.copytree(root, state, symlinks=True)
         if cut is not None and (half := state / cut.relative_to(root.resolve())).is_file():

@@ -45,11 +45,13 @@ CACHES = {
     "advice": ("data.jsonl", "data_stats.json"),
     "conftuner": ("data.jsonl", "data_stats.json"),
 }
-# The kill points tested by default: every write of the middle checkpoint (one complete one
-# before it) mid-way, before it starts, before and at its seal; a checkpoint with none complete
-# before it; the rotation; each cache cut mid-write and left without its checksum; the log;
-# the adapter folder mid-write and before its rename.
+# The kill points tested by default: the folder's claim mid-way (its probe, its settings file);
+# every write of the middle checkpoint (one complete one before it) mid-way, before it starts,
+# before and at its seal; a checkpoint with none complete before it; the rotation; each cache
+# cut mid-write and left without its checksum; the log; the adapter folder mid-write and
+# before its rename.
 KILLS = [
+    r"during write \.(write-test|(dca|advice|conftuner)\.json\.tmp)$",
     r"during write checkpoints/checkpoint-2/",
     r"before write checkpoints/checkpoint-2/(README\.md|\.complete\.json\.tmp)$",
     r"before rename checkpoints/checkpoint-2/\.complete\.json\.tmp$",

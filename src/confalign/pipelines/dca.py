@@ -2,13 +2,15 @@
 LoRA with the shared core, the adapter with its model card, before/after evaluation on the
 held-out split (and a dataset out of distribution), and the before/after report.
 
-Output folder (every step is stored and skipped when done, so the same command resumes):
+Output folder (every step is stored and skipped when done, so the same command resumes; every
+file is written atomically, and the caches a rerun loads carry a ``.sha256`` checksum):
 
 - ``dca.json``: the settings that determine the results; another run's folder is refused;
 - ``pairs-run/``: the eval run that generated the responses (resumable like any eval);
 - ``pairs.jsonl`` (TRL's prompt/chosen/rejected format) and ``pairs_stats.json`` (drops);
 - ``reference.pt``: the reference log-probabilities, once per pair;
-- ``checkpoints/``: the Trainer's (a killed run continues from the last one);
+- ``checkpoints/``: the Trainer's, each sealed once complete (a killed run continues from the
+  newest complete one; ``train.checkpoints``);
 - ``adapter/``: the peft adapter, ``README.md`` (model card), ``training_config.json``;
 - ``eval-base/``, ``eval-dca/`` (and ``valid-*`` with a validation split): eval runs
   (``--validation-only``: ``valid-*`` alone, for a sweep that leaves held-out unseen);

@@ -4,7 +4,8 @@ training with the shared core, the adapter with its model card, and the before/a
 on held-out data and a dataset out of distribution, beside Platt scaling of the untrained
 model's Cv fitted on the training split.
 
-Output folder (every step is stored and skipped when done, so the same command resumes):
+Output folder (every step is stored and skipped when done, so the same command resumes; every
+file is written atomically, and the caches a rerun loads carry a ``.sha256`` checksum):
 
 - ``<method>.json``: the settings that determine the results; another run's folder is refused;
 - ``answers-run/``: the untrained model's ``distribution``-mode eval of the training split in

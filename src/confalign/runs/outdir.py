@@ -52,7 +52,10 @@ def check_output_dir(
     if (root / marker).exists():
         _check_writable(root, root)
         return True
-    foreign = sorted(p.name for p in root.iterdir() if p.name not in ignore)
+    # A kill while the folder was being claimed leaves only our probe or the marker's temporary
+    # (``atomic_write``'s ``.NAME.tmp``): ours, so the same command goes on.
+    ours = {*ignore, PROBE_NAME, f".{marker}.tmp"}
+    foreign = sorted(p.name for p in root.iterdir() if p.name not in ours)
     if foreign:
         shown = ", ".join(foreign[:_SHOWN]) + (", ..." if len(foreign) > _SHOWN else "")
         raise OutputDirError(
