@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
 
 from confalign.data.example import QAExample
 from confalign.pipelines._steps import Splits
@@ -12,6 +17,7 @@ from confalign.pipelines.tuning import (
     ConfTunerOptions,
     TuningConfig,
     _eval_runs,
+    _jsd,
     _ood_formats,
 )
 
@@ -46,3 +52,31 @@ def test_ood_formats_default_to_advices_two_and_the_trained_one(tmp_path: Path) 
     conftuner = TuningConfig(output=tmp_path, method=ConfTunerOptions(format="score_percent"))
     assert _ood_formats(conftuner) == ("score_letter", "score_number", "score_percent")
     assert _ood_formats(replace(conftuner, ood_formats=("score_text",))) == ("score_text",)
+
+
+def test_a_damaged_jsd_file_is_recomputed_and_a_whole_one_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from confalign.analysis.answer_dependence import distributions
+
+    scored: list[int] = []
+
+    def uniform(backend: object, examples: list, fmt: object, answers: list) -> list:
+        scored.append(len(examples))  # one call per format and chunk
+        return [SimpleNamespace(p=np.full((len(a), 10), 0.1)) for a in answers]
+
+    monkeypatch.setattr(distributions, "level_distributions", uniform)
+    backend = SimpleNamespace(get=lambda: object())
+    config = TuningConfig(output=tmp_path, ood_dataset=None)
+    path = tmp_path / "jsd-base.json"
+    _jsd(config, SPLITS, backend, "base")  # type: ignore[arg-type]
+    whole = path.read_bytes()
+    assert len(scored) == 2 and json.loads(whole)["score_letter"] == {"q3": 0.0, "q4": 0.0}
+    _jsd(config, SPLITS, backend, "base")  # type: ignore[arg-type]
+    assert len(scored) == 2 and capsys.readouterr().err == ""  # stored: not recomputed
+    path.write_bytes(whole[: len(whole) // 2])  # cut short (copied, or an older confalign)
+    _jsd(config, SPLITS, backend, "base")  # type: ignore[arg-type]
+    assert len(scored) == 4 and path.read_bytes() == whole
+    assert capsys.readouterr().err == (
+        f"{path}: does not match jsd-base.json.sha256 (cut short or changed); recomputing it\n"
+    )

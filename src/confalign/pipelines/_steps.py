@@ -278,16 +278,33 @@ def save_training(
 ) -> None:
     """On the main process: the Trainer's log history and the adapter with its training
     config and model card."""
+    from confalign.runs import atomic_write
     from confalign.train.core import save_adapter
 
     if is_main_process():
-        (config.output / "train_log.json").write_text(json.dumps(history, indent=2) + "\n")
+        atomic_write(config.output / "train_log.json", json.dumps(history, indent=2) + "\n")
         save_adapter(
             policy.model,
             config.output / ADAPTER,
             config={"method": method, **config.identity()},
             card=card,
         )
+
+
+def stored_data(path: Path, stats_path: Path) -> dict[str, int] | None:
+    """The counts of the training data stored in ``path`` (``store_stats`` after it); None when
+    either file is absent or damaged (said in one line): the caller recomputes both."""
+    from confalign.runs import read_checked
+
+    data, stats = read_checked(path), read_checked(stats_path)
+    return json.loads(stats) if data is not None and stats is not None else None
+
+
+def store_stats(stats_path: Path, stats: Mapping[str, int]) -> None:
+    """Write the training data's counts, checksummed, after the data file itself."""
+    from confalign.runs import write_checked
+
+    write_checked(stats_path, json.dumps(dict(stats), indent=2) + "\n")
 
 
 def run_complete(run_dir: Path | None) -> bool:

@@ -2,13 +2,15 @@
 LoRA with the shared core, the adapter with its model card, before/after evaluation on the
 held-out split (and a dataset out of distribution), and the before/after report.
 
-Output folder (every step is stored and skipped when done, so the same command resumes):
+Output folder (every step is stored and skipped when done, so the same command resumes; every
+file is written atomically, and the caches a rerun loads carry a ``.sha256`` checksum):
 
 - ``dca.json``: the settings that determine the results; another run's folder is refused;
 - ``pairs-run/``: the eval run that generated the responses (resumable like any eval);
 - ``pairs.jsonl`` (TRL's prompt/chosen/rejected format) and ``pairs_stats.json`` (drops);
 - ``reference.pt``: the reference log-probabilities, once per pair;
-- ``checkpoints/``: the Trainer's (a killed run continues from the last one);
+- ``checkpoints/``: the Trainer's, each sealed once complete (a killed run continues from the
+  newest complete one; ``train.checkpoints``);
 - ``adapter/``: the peft adapter, ``README.md`` (model card), ``training_config.json``;
 - ``eval-base/``, ``eval-dca/`` (and ``valid-*`` with a validation split): eval runs
   (``--validation-only``: ``valid-*`` alone, for a sweep that leaves held-out unseen);
@@ -46,6 +48,8 @@ from confalign.pipelines._steps import (
     process_state,
     run_evals,
     save_training,
+    store_stats,
+    stored_data,
 )
 from confalign.train.core import ADAPTER, is_main_process
 
@@ -132,13 +136,13 @@ def run_dca(config: DCAConfig, *, progress: bool = True) -> TrainingResult:
 def _pairs(
     config: DCAConfig, splits: Splits, backend: LazyBackend, progress: bool
 ) -> tuple[Path, dict[str, int]]:
-    from confalign.runs import atomic_write
     from confalign.train.dca_data import read_pairs, write_pairs
 
     out = config.output
     path, stats_path = out / "pairs.jsonl", out / "pairs_stats.json"
-    if path.exists() and stats_path.exists():
-        return path, json.loads(stats_path.read_text())
+    stored = stored_data(path, stats_path)
+    if stored is not None:
+        return path, stored
     if config.pairs_file is not None:
         pairs = read_pairs(config.pairs_file)
         stats = {"kept": len(pairs), "from_file": 1}
@@ -148,7 +152,7 @@ def _pairs(
         if not pairs:
             raise DCAError(f"no usable pairs from {len(splits.train)} examples: {dict(counts)}")
     write_pairs(pairs, path)
-    atomic_write(stats_path, json.dumps(stats, indent=2) + "\n")
+    store_stats(stats_path, stats)
     return path, stats
 
 
@@ -218,16 +222,24 @@ def _train(config: DCAConfig, pairs_path: Path) -> None:
 
 
 def _cached_reference(config: DCAConfig, pairs_path: Path, compute: Any) -> torch.Tensor:
-    """The reference log-probabilities, stored with the hash of the pairs they belong to."""
+    """The reference log-probabilities, stored (checksummed) with the hash of the pairs they
+    belong to; a damaged file is recomputed."""
+    import io
+
+    from confalign.runs import read_checked, write_checked
+
     path = config.output / "reference.pt"
-    key = {"pairs": file_hash(pairs_path), "model": config.model}
-    if path.exists():
-        stored = torch.load(path, weights_only=True)
-        if stored.get("key") == json.dumps(key, sort_keys=True):
+    key = json.dumps({"pairs": file_hash(pairs_path), "model": config.model}, sort_keys=True)
+    data = read_checked(path)
+    if data is not None:
+        stored = torch.load(io.BytesIO(data), weights_only=True)
+        if stored.get("key") == key:
             return stored["logps"]
     logps = compute()
     if is_main_process():
-        torch.save({"key": json.dumps(key, sort_keys=True), "logps": logps}, path)
+        buffer = io.BytesIO()
+        torch.save({"key": key, "logps": logps}, buffer)
+        write_checked(path, buffer.getvalue())
     return logps
 
 
@@ -270,6 +282,7 @@ def _eval_runs(config: DCAConfig, splits: Splits, adapter: Path | None) -> list[
 
 def _report(config: DCAConfig, stats: dict[str, int]) -> Path:
     from confalign.report.before_after import before_after, to_markdown
+    from confalign.runs import atomic_write
 
     out = config.output / "report"
     out.mkdir(exist_ok=True)
@@ -284,13 +297,13 @@ def _report(config: DCAConfig, stats: dict[str, int]) -> Path:
         )
         tables[name] = rows
         text += [f"\n## {name}\n\n", to_markdown(rows)]
-    (out / "dca.json").write_text(
-        json.dumps({"pairs": stats, "tables": tables}, indent=2, default=str) + "\n"
+    atomic_write(
+        out / "dca.json",
+        json.dumps({"pairs": stats, "tables": tables}, indent=2, default=str) + "\n",
     )
-    md = out / "dca.md"
-    md.write_text("".join(text))
+    md = atomic_write(out / "dca.md", "".join(text))
     card = model_card(config, stats.get("kept", 0), "".join(text[1:]))
-    (config.output / ADAPTER / "README.md").write_text(card)
+    atomic_write(config.output / ADAPTER / "README.md", card)
     _write_comparison(config, out)
     return md
 

@@ -4,7 +4,8 @@ training with the shared core, the adapter with its model card, and the before/a
 on held-out data and a dataset out of distribution, beside Platt scaling of the untrained
 model's Cv fitted on the training split.
 
-Output folder (every step is stored and skipped when done, so the same command resumes):
+Output folder (every step is stored and skipped when done, so the same command resumes; every
+file is written atomically, and the caches a rerun loads carry a ``.sha256`` checksum):
 
 - ``<method>.json``: the settings that determine the results; another run's folder is refused;
 - ``answers-run/``: the untrained model's ``distribution``-mode eval of the training split in
@@ -42,6 +43,8 @@ from confalign.pipelines._steps import (
     process_state,
     run_evals,
     save_training,
+    store_stats,
+    stored_data,
 )
 from confalign.train.advice import AdviceWeights
 from confalign.train.advice_data import ADVICE_FORMATS, CorrectFrom
@@ -167,15 +170,16 @@ def _data(
     """The method's training data from the untrained model's own answers (stored)."""
     from confalign.confidence.formats import get_format
     from confalign.confidence.prompts import ANSWER_PREFIX, verbalized_prompt
-    from confalign.runs import RunStore, atomic_write
+    from confalign.runs import RunStore
     from confalign.train.advice_data import build_triplets
     from confalign.train.conftuner_data import label_answers
     from confalign.train.jsonl import write_records
 
     out = config.output
     path, stats_path = out / "data.jsonl", out / "data_stats.json"
-    if path.exists() and stats_path.exists():
-        return path, json.loads(stats_path.read_text())
+    stored = stored_data(path, stats_path)
+    if stored is not None:
+        return path, stored
     run_dir = out / "answers-run"
     run_evals([(_answers_run(config), {config.dataset: splits.train})], backend, progress=progress)
     hf = backend.get()
@@ -205,7 +209,7 @@ def _data(
             f"no training data from {len(splits.train)} examples: {dict(counts)}{hint}"
         )
     write_records(records, path)
-    atomic_write(stats_path, json.dumps(stats, indent=2) + "\n")
+    store_stats(stats_path, stats)
     return path, stats
 
 
@@ -312,10 +316,10 @@ def _jsd(config: TuningConfig, splits: Splits, backend: LazyBackend | None, tag:
         level_distributions,
     )
     from confalign.confidence.formats import get_format
-    from confalign.runs import atomic_write
+    from confalign.runs import read_checked, write_checked
 
     path = config.output / f"jsd-{tag}.json"
-    if path.exists():
+    if read_checked(path) is not None:
         return
     if backend is None:
         from confalign.backends import BackendConfig, load_backend
@@ -345,7 +349,7 @@ def _jsd(config: TuningConfig, splits: Splits, backend: LazyBackend | None, tag:
         out[f] = {ex.id: answer_jsd(d.p[0], d.p[1:]) for ex, d in zip(examples, dists, strict=True)}
     if backend is None:
         hf.close()
-    atomic_write(path, json.dumps(out, indent=1) + "\n")
+    write_checked(path, json.dumps(out, indent=1) + "\n")
 
 
 def _jsd_rows(config: TuningConfig) -> list[dict[str, Any]]:
@@ -378,6 +382,7 @@ def _report(config: TuningConfig, stats: dict[str, int]) -> Path:
         platt_rows,
         to_markdown,
     )
+    from confalign.runs import atomic_write
 
     out = config.output / "report"
     out.mkdir(exist_ok=True)
@@ -410,14 +415,13 @@ def _report(config: TuningConfig, stats: dict[str, int]) -> Path:
             f"| {r['format']} | {r['model']} | {r['n']} | {r['mean']:.4f} | {r['median']:.4f} "
             f"| {r['share_le_0.1']:.0%} |\n"
         )
-    (out / f"{name}.json").write_text(
-        json.dumps({"data": stats, "tables": sections, "jsd": jsd}, indent=2, default=str) + "\n"
+    atomic_write(
+        out / f"{name}.json",
+        json.dumps({"data": stats, "tables": sections, "jsd": jsd}, indent=2, default=str) + "\n",
     )
-    md = out / f"{name}.md"
-    md.write_text("".join(text))
-    (config.output / ADAPTER / "README.md").write_text(
-        model_card(config, stats.get("kept", 0), "".join(text[1:]))
-    )
+    md = atomic_write(out / f"{name}.md", "".join(text))
+    card = model_card(config, stats.get("kept", 0), "".join(text[1:]))
+    atomic_write(config.output / ADAPTER / "README.md", card)
     prefix = "valid" if config.validation_only else "eval"
     runs = [config.output / f"{prefix}-base", config.output / f"{prefix}-{name}"]
     write_comparison(runs, out / "compare", labels=["untrained", name])
