@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -81,6 +82,26 @@ def test_report_and_compare_show_the_analysis(run: Path, tmp_path: Path) -> None
     comparison = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
     rows = comparison["metrics"]["answer dependence: mean JSD"]["rows"]
     assert {r["dataset"] for r in rows} == {"calibrated_math", "mmlu_offline"}
+
+
+def test_a_record_cut_short_by_a_kill_is_dropped_said_and_recomputed(
+    run: Path, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    shutil.copytree(run, out)
+    path = out / "answer_dependence" / "records.jsonl"
+    kept, last = path.read_text().rstrip("\n").rsplit("\n", 1)
+    path.write_text(f"{kept}\n{last[: len(last) // 2]}")  # a kill mid-way through the last one
+    ig = [r for r in records(run) if r["analysis"] == "ig" and r["dataset"] == "mmlu_offline"]
+    code, _, err = analyze(tiny_model_dir, out, "--ig-limit", str(len(ig)))
+    assert code == 0, err
+    assert f"{path}: dropped its last line, cut short by a kill" in err
+    assert path.read_text().startswith(f"{kept}\n")  # the whole records, as they were
+
+    def without_time(rows: list[dict]) -> list[dict]:
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+    assert without_time(records(out)) == without_time(records(run))
 
 
 @pytest.mark.parametrize(

@@ -155,3 +155,36 @@ def test_every_command_option_has_a_default_but_the_output() -> None:
     for method in method_names():
         defaults = method_defaults(method)
         assert "output" not in defaults and defaults["seed"] == 0
+
+
+def test_a_damaged_jsd_file_is_recomputed_and_a_whole_one_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from confalign.analysis.answer_dependence import distributions
+    from confalign.pipelines.evaluations import measure_jsd
+
+    scored: list[int] = []
+
+    def uniform(backend: object, examples: list, fmt: object, answers: list) -> list:
+        scored.append(len(examples))  # one call per format and chunk
+        return [SimpleNamespace(p=np.full((len(a), 10), 0.1)) for a in answers]
+
+    monkeypatch.setattr(distributions, "level_distributions", uniform)
+    backend = SimpleNamespace(get=lambda: object())
+    config = make_config("advice", output=tmp_path, ood_dataset=None)
+    path = tmp_path / "jsd-base.json"
+    measure_jsd(config, SPLITS, backend, "base")
+    whole = path.read_bytes()
+    assert len(scored) == 2 and json.loads(whole)["score_letter"] == {"q3": 0.0, "q4": 0.0}
+    measure_jsd(config, SPLITS, backend, "base")
+    assert len(scored) == 2 and capsys.readouterr().err == ""  # stored: not recomputed
+    path.write_bytes(whole[: len(whole) // 2])  # cut short (copied, or an older confalign)
+    measure_jsd(config, SPLITS, backend, "base")
+    assert len(scored) == 4 and path.read_bytes() == whole
+    assert capsys.readouterr().err == (
+        f"{path}: does not match jsd-base.json.sha256 (cut short or changed); recomputing it\n"
+    )

@@ -100,3 +100,22 @@ def test_compare_needs_two_runs_and_distinct_labels(tmp_path: Path) -> None:
         compare_reports([report], ["r"])
     with pytest.raises(ValueError, match="distinct label"):
         compare_reports([report, report], ["r", "r"])
+
+
+def test_a_kill_while_writing_leaves_each_file_whole_or_absent(tmp_path: Path) -> None:
+    """Reports and ``confalign study`` write their files through ``write_files``: at every
+    moment a kill could come, each file on disk is the whole new one or absent."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
+    from kill_points import record
+
+    run = make_run(tmp_path / "run")
+    out = tmp_path / "report"
+    with record(out, tmp_path / "states") as points:
+        write_report(run, out, OPTIONS)
+    final = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert len(final) == 3 + 15 and len(points) >= 2 * len(final)
+    for point in points:
+        for path in point.state.rglob("*"):
+            rel = path.relative_to(point.state)
+            if path.is_file() and not rel.name.endswith(".tmp"):
+                assert path.read_bytes() == final[rel], (point.label, rel)

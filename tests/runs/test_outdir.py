@@ -33,6 +33,10 @@ def test_new_empty_and_resumable_directories(tmp_path: Path) -> None:
     (tmp_path / "locked").mkdir()
     (tmp_path / "locked" / ".lock").write_text("")
     assert check_output_dir(tmp_path / "locked", marker="m.json", ignore={".lock"}) is False
+    (tmp_path / "killed").mkdir()  # a kill while the folder was being claimed
+    (tmp_path / "killed" / ".write-test").write_text("")
+    (tmp_path / "killed" / ".dca.json.tmp").write_text('{"mo')
+    assert check_output_dir(tmp_path / "killed", marker="dca.json") is False
 
 
 def test_foreign_content_is_named(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ the same adapter as an uninterrupted one."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -118,3 +119,31 @@ def test_kill_and_resume_gives_the_same_adapter(tiny_model_dir: Path, tmp_path: 
     for name, value in reference.items():
         assert torch.allclose(got[name], value, atol=1e-6), name
     assert any(v.abs().max() > 0 for k, v in reference.items() if "lora_B" in k)  # it trained
+
+
+def test_checkpoints_are_sealed_whole_and_rotated_only_after_sealing(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Pins what the seal relies on in transformers: ``_save_checkpoint`` writes every part of
+    checkpoint-N (the adapter, optimizer, scheduler, RNG state, trainer_state.json) before it
+    returns, and with ``save_total_limit=None`` it removes nothing itself: its own rotation
+    (mtime order over every checkpoint-* folder) would take a set-aside folder for a checkpoint.
+    """
+    from confalign.runs import seal_problem
+
+    policy, records, loss_fn = _setup(tiny_model_dir)
+    aside = tmp_path / "checkpoints" / "checkpoint-7.incomplete-1"
+    aside.mkdir(parents=True)
+    settings = replace(SETTINGS, max_steps=3, save_steps=1, save_total_limit=2)
+    fit(policy, records, loss_fn, settings, tmp_path, device=torch.device("cpu"))
+    folder = tmp_path / "checkpoints"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "checkpoint-2",
+        "checkpoint-3",
+        "checkpoint-7.incomplete-1",
+    ]
+    for name in ("checkpoint-2", "checkpoint-3"):
+        assert seal_problem(folder / name) is None
+        listed = json.loads((folder / name / "complete.json").read_text())["files"]
+        parts = ("adapter_model.safetensors", "optimizer.pt", "scheduler.pt", "rng_state.pth")
+        assert set(listed) >= {*parts, "trainer_state.json"}, sorted(listed)

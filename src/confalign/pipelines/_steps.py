@@ -133,16 +133,24 @@ def save_training(
 
 
 def stored_tensor(path: Path, key: Mapping[str, Any], compute: Callable[[], Any]) -> Any:
-    """``compute()``, stored in ``path`` with ``key`` (what it was computed from) and read
-    back while the key matches (a method's preparation, e.g. DCA's reference)."""
+    """``compute()``, stored (checksummed) in ``path`` with ``key`` (what it was computed from)
+    and read back while the key matches and the file is whole (a method's preparation, e.g.
+    DCA's reference); a damaged file is recomputed."""
+    import io
+
+    from confalign.runs import read_checked, write_checked
+
     text = json.dumps(dict(key), sort_keys=True)
-    if path.exists():
-        stored = torch.load(path, weights_only=True)
+    data = read_checked(path)
+    if data is not None:
+        stored = torch.load(io.BytesIO(data), weights_only=True)
         if stored.get("key") == text:
             return stored["value"]
     value = compute()
     if is_main_process():
-        torch.save({"key": text, "value": value}, path)
+        buffer = io.BytesIO()
+        torch.save({"key": text, "value": value}, buffer)
+        write_checked(path, buffer.getvalue())
     return value
 
 
@@ -158,6 +166,22 @@ def backend_of(s: RunSettings, adapter: Path | None = None) -> LazyBackend:
         seed=s.seed,
     )
     return LazyBackend("hf", config)
+
+
+def stored_data(path: Path, stats_path: Path) -> dict[str, int] | None:
+    """The counts of the training data stored in ``path`` (``store_stats`` after it); None when
+    either file is absent or damaged (said in one line): the caller recomputes both."""
+    from confalign.runs import read_checked
+
+    data, stats = read_checked(path), read_checked(stats_path)
+    return json.loads(stats) if data is not None and stats is not None else None
+
+
+def store_stats(stats_path: Path, stats: Mapping[str, int]) -> None:
+    """Write the training data's counts, checksummed, after the data file itself."""
+    from confalign.runs import write_checked
+
+    write_checked(stats_path, json.dumps(dict(stats), indent=2) + "\n")
 
 
 def run_complete(run_dir: Path | None) -> bool:

@@ -169,10 +169,10 @@ def measure_jsd(config: TrainingConfig, splits: Splits, backend: Any, tag: str) 
         level_distributions,
     )
     from confalign.confidence.formats import get_format
-    from confalign.runs import atomic_write
+    from confalign.runs import read_checked, write_checked
 
     path = config.settings.output / f"jsd-{tag}.json"
-    if path.exists() or config.settings.validation_only:
+    if config.settings.validation_only or read_checked(path) is not None:
         return
     hf = backend.get()
     examples = splits.heldout
@@ -186,7 +186,7 @@ def measure_jsd(config: TrainingConfig, splits: Splits, backend: Any, tag: str) 
                 hf, examples[i : i + 16], get_format(f), answers[i : i + 16]
             )
         out[f] = {ex.id: answer_jsd(d.p[0], d.p[1:]) for ex, d in zip(examples, dists, strict=True)}
-    atomic_write(path, json.dumps(out, indent=1) + "\n")
+    write_checked(path, json.dumps(out, indent=1) + "\n")
 
 
 def _jsd_summary(config: TrainingConfig) -> tuple[dict, str]:

@@ -9,9 +9,11 @@ Output folder (every step is stored and skipped when done, so the same command r
 - ``answers-run/``: the untrained model's verbalized answers on the training split (the
   formats and modes the method asks for; resumable like any eval run);
 - ``data.jsonl`` (one record per line: DCA's pairs in TRL's prompt/chosen/rejected format,
-  ADVICE's triplets, ...) and ``data_stats.json`` (kept, dropped and why);
+  ADVICE's triplets, ...) and ``data_stats.json`` (kept, dropped and why), checksummed
+  (``.sha256``): a damaged one is rebuilt;
 - ``prepared.pt``: the method's preparation (DCA: the reference log-probabilities);
-- ``checkpoints/``: the Trainer's (a killed run continues from the last one);
+- ``checkpoints/``: the Trainer's, each sealed once complete (a killed run continues from the
+  newest complete one);
 - ``adapter/``: the peft adapter naming its base model's Hub id, ``training_examples.json``,
   ``README.md`` (model card), ``training_config.json``;
 - ``eval-*``, ``ood-*``, ``valid-*`` (``base`` and ``<method>``): the before/after eval runs,
@@ -38,6 +40,8 @@ from confalign.pipelines._steps import (
     process_state,
     run_evals,
     save_training,
+    store_stats,
+    stored_data,
     stored_tensor,
 )
 from confalign.pipelines.card import model_card, write_card
@@ -138,8 +142,9 @@ def _data(
 
     out = config.settings.output
     path, stats_path = out / DATA, out / STATS
-    if path.exists() and stats_path.exists():
-        return path, json.loads(stats_path.read_text())
+    stored = stored_data(path, stats_path)  # both whole (checksummed), or both recomputed
+    if stored is not None:
+        return path, stored
     spec = config.spec
     records, found = spec.build(_Context(config, splits.train, backend, progress), config.options)
     stats = {"examples": len(splits.train), **found}
@@ -149,7 +154,7 @@ def _data(
             f"no training data from {len(splits.train)} examples: {dict(found)}{hint}"
         )
     write_records(records, path)
-    _write(stats_path, json.dumps(stats, indent=2) + "\n")
+    store_stats(stats_path, stats)
     return path, stats
 
 

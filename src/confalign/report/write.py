@@ -75,7 +75,10 @@ def write_files(
     stem: str,
     json_name: str,
 ) -> ReportFiles:
-    """Write the JSON, Markdown, HTML and the figures' PNGs (for the Markdown) to ``directory``."""
+    """Write the JSON, Markdown, HTML and the figures' PNGs (for the Markdown) to ``directory``,
+    each file atomically (a kill leaves the previous file or the new one)."""
+    from confalign.runs import atomic_write
+
     figure_dir = directory / "figures"
     try:
         figure_dir.mkdir(parents=True, exist_ok=True)
@@ -84,7 +87,7 @@ def write_files(
     for stale in figure_dir.glob("*.png"):
         stale.unlink()
     for fig_id, png in figures.items():
-        (figure_dir / figure_file(fig_id)).write_bytes(png)
+        atomic_write(figure_dir / figure_file(fig_id), png)
     files = ReportFiles(
         directory,
         directory / f"{json_name}.json",
@@ -92,10 +95,9 @@ def write_files(
         directory / f"{stem}.html",
         figure_dir,
     )
-    files.json.write_text(
-        json.dumps(jsonable(data), indent=2, ensure_ascii=False, allow_nan=False) + "\n",
-        encoding="utf-8",
+    atomic_write(
+        files.json, json.dumps(jsonable(data), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     )
-    files.markdown.write_text(render_markdown(page), encoding="utf-8")
-    files.html.write_text(render_html(page, figures), encoding="utf-8")
+    atomic_write(files.markdown, render_markdown(page))
+    atomic_write(files.html, render_html(page, figures))
     return files

@@ -14,10 +14,21 @@ Read API (for reports)::
     export(run_dir, "results.parquet")  # or .csv / .jsonl
 
 Output directories of other commands (``confalign train``) use ``check_output_dir``,
-``make_output_dir``, ``atomic_write``, ``atomic_dir`` and ``writing`` (``confalign.runs.outdir``).
+``make_output_dir`` and ``writing`` (``confalign.runs.outdir``); whole files and folders (atomic
+writes, checksummed caches, sealed checkpoints) come from ``confalign.runs.atomic``.
 Every error here is a ``RunStoreError`` (a ``ValueError``) whose message names the path.
 """
 
+from confalign.runs.atomic import (
+    atomic_dir,
+    atomic_write,
+    jsonl_appender,
+    notice,
+    read_checked,
+    seal_dir,
+    seal_problem,
+    write_checked,
+)
 from confalign.runs.database import DB_NAME
 from confalign.runs.errors import DamagedRunError, OutputDirError, RunStoreError, RunWriteError
 from confalign.runs.export import export
@@ -30,8 +41,6 @@ from confalign.runs.manifest import (
     stable_hash,
 )
 from confalign.runs.outdir import (
-    atomic_dir,
-    atomic_write,
     check_output_dir,
     make_output_dir,
     writing,
@@ -59,8 +68,14 @@ __all__ = [
     "content_hash",
     "export",
     "is_recalibrated",
+    "jsonl_appender",
     "make_output_dir",
+    "notice",
+    "read_checked",
     "redact",
+    "seal_dir",
+    "seal_problem",
     "stable_hash",
+    "write_checked",
     "writing",
 ]

@@ -23,8 +23,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
+from confalign.runs.atomic import atomic_write
 from confalign.runs.errors import DamagedRunError
-from confalign.runs.outdir import atomic_write
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "confalign-run/1"

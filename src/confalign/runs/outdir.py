@@ -3,14 +3,11 @@
 Checked before any work starts (no side effects, so a config can call it before a model
 loads), created with a write probe, written atomically, every failure one line naming the
 path. The run store uses these for ``confalign eval``; ``confalign train`` uses them for its
-checkpoints, pairs and adapter::
+checkpoints, pairs and adapter (whole files and folders: ``confalign.runs.atomic``)::
 
     resuming = check_output_dir(out, marker="manifest.json")  # config time; OutputDirError
     ...load the model...
     make_output_dir(out)                     # creates it; proves it writable
-    atomic_write(out / "pairs.jsonl", text)  # the whole file or the old one
-    with atomic_dir(out / "adapter") as tmp: # the whole folder or the old one
-        model.save_pretrained(tmp)
     with writing(out / "checkpoint-100"):    # OSError -> RunWriteError naming the path
         trainer.save_state()
 """
@@ -18,9 +15,8 @@ checkpoints, pairs and adapter::
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Collection, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 
 from confalign.runs.errors import OutputDirError, RunWriteError
@@ -56,7 +52,10 @@ def check_output_dir(
     if (root / marker).exists():
         _check_writable(root, root)
         return True
-    foreign = sorted(p.name for p in root.iterdir() if p.name not in ignore)
+    # A kill while the folder was being claimed leaves only our probe or the marker's temporary
+    # (``atomic_write``'s ``.NAME.tmp``): ours, so the same command goes on.
+    ours = {*ignore, PROBE_NAME, f".{marker}.tmp"}
+    foreign = sorted(p.name for p in root.iterdir() if p.name not in ours)
     if foreign:
         shown = ", ".join(foreign[:_SHOWN]) + (", ..." if len(foreign) > _SHOWN else "")
         raise OutputDirError(
@@ -79,53 +78,6 @@ def make_output_dir(path: str | os.PathLike[str]) -> Path:
     except OSError as exc:
         raise OutputDirError(f"cannot write to output directory {root}: {reason(exc)}") from None
     return root
-
-
-def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> Path:
-    """Write ``data`` (text is UTF-8) to ``path`` through a temporary sibling, flushed to disk,
-    then renamed over ``path``: a failure leaves the previous file (or none) and no temporary,
-    and raises ``RunWriteError`` naming ``path``."""
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.tmp")
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    try:
-        with tmp.open("wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except OSError as exc:
-        with suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise RunWriteError(
-            f"cannot write {target}: {reason(exc)} (the file on disk is unchanged)"
-        ) from None
-    return target
-
-
-@contextmanager
-def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary sibling folder to fill; on success it replaces ``path`` (a previous
-    folder is removed only after the new one is in place). On failure the temporary folder is
-    removed, ``path`` is unchanged, and an ``OSError`` becomes a ``RunWriteError``."""
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.tmp")
-    old = target.with_name(f".{target.name}.old")
-    try:
-        with writing(target):
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)
-            yield tmp
-            shutil.rmtree(old, ignore_errors=True)
-            if target.exists():
-                os.replace(target, old)
-            os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old.exists() and not target.exists():
-            os.replace(old, target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 @contextmanager

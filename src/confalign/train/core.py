@@ -10,8 +10,9 @@ divides it by the accumulation steps (``loss_is_scaled_for_ga = False``; there a
 so no ``num_items_in_batch``), and DDP averages gradients over processes, so a global batch of
 B pairs gives the same gradient however it is split (equal micro-batches).
 
-A killed run resumes from its last checkpoint with the same call (``get_last_checkpoint``):
-optimizer, scheduler, RNG states and the data order are restored by the Trainer.
+A killed run resumes from its newest complete checkpoint with the same call (``checkpoints``:
+each is sealed once written; an incomplete one is set aside): optimizer, scheduler, RNG states
+and the data order are restored by the Trainer.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ import torch
 from torch import nn
 
 from confalign.backends.peft_compat import peft_wrapping
-from confalign.runs import atomic_dir, writing
+from confalign.runs import atomic_dir, seal_dir, writing
+from confalign.train.checkpoints import resume_point, rotate
 
 Device = str
 CHECKPOINTS = "checkpoints"
@@ -176,9 +178,10 @@ def _trainer_class() -> type:
         join the loss in the log, averaged over the micro-batches since the last log (this
         process's)."""
 
-        def __init__(self, *args: Any, loss_fn: LossFn, **kwargs: Any) -> None:
+        def __init__(self, *args: Any, loss_fn: LossFn, keep: int | None, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.loss_fn = loss_fn
+            self.keep = keep  # checkpoints kept (our rotation: see _save_checkpoint)
             self.loss_is_scaled_for_ga = False  # a per-micro-batch mean: divide under accumulation
             self.method_metrics: dict[str, list[float]] = {}
 
@@ -201,6 +204,22 @@ def _trainer_class() -> type:
                 logs = logs | {k: _nanmean(v) for k, v in self.method_metrics.items()}
                 self.method_metrics = {}
             super().log(logs, start_time)
+
+        def _save_checkpoint(self, model: nn.Module, trial: Any) -> None:
+            # Overridden because transformers (5.25) writes checkpoint-N in place, file by file
+            # (trainer_state.json last), and then rotates by mtime over every checkpoint-*
+            # folder: a kill mid-save leaves a folder that resume would pick, and its rotation
+            # could delete a complete checkpoint or a set-aside one. Its rotation is off
+            # (save_total_limit=None); once every process has written, the main process seals
+            # the checkpoint and only then removes older ones (tests/train/test_checkpoints.py).
+            from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+            super()._save_checkpoint(model, trial)
+            self.accelerator.wait_for_everyone()
+            if self.args.should_save:
+                folder = Path(self.args.output_dir)
+                seal_dir(folder / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
+                rotate(folder, self.keep)
 
     return MethodTrainer
 
@@ -230,7 +249,7 @@ def training_arguments(settings: TrainSettings, output_dir: Path, device: torch.
         logging_steps=settings.logging_steps,
         save_strategy="steps",
         save_steps=settings.save_steps,
-        save_total_limit=settings.save_total_limit,
+        save_total_limit=None,  # MethodTrainer rotates, after the new checkpoint is sealed
         seed=settings.seed,
         data_seed=settings.seed,
         remove_unused_columns=False,  # the batches are the method's records, not model inputs
@@ -254,10 +273,8 @@ def fit(
     callbacks: Sequence[Any] = (),
 ) -> list[dict[str, float]]:
     """Train ``policy`` on ``records`` (each a dict the collator passes through; a batch is
-    ``{key: [values]}``), resuming from the last checkpoint in ``output_dir/checkpoints``.
-    Returns the Trainer's log history (loss per logging step)."""
-    from transformers.trainer_utils import get_last_checkpoint
-
+    ``{key: [values]}``), resuming from the newest complete checkpoint in
+    ``output_dir/checkpoints``. Returns the Trainer's log history (loss per logging step)."""
     checkpoints = output_dir / CHECKPOINTS
     checkpoints.mkdir(parents=True, exist_ok=True)
     trainer = _trainer_class()(
@@ -266,10 +283,12 @@ def fit(
         train_dataset=list(records),
         data_collator=collate,
         loss_fn=loss_fn,
+        keep=settings.save_total_limit,
         callbacks=list(callbacks),
     )
-    last = get_last_checkpoint(str(checkpoints))
     with writing(checkpoints):  # a full disk or a removed folder: one line naming the path
+        last = resume_point(checkpoints, main=trainer.args.should_save)
+        trainer.accelerator.wait_for_everyone()  # every process sees the same checkpoints
         trainer.train(resume_from_checkpoint=last)
     return [dict(x) for x in trainer.state.log_history]
 

@@ -135,11 +135,11 @@ def build_pairs(
 
 def write_pairs(pairs: Sequence[DCAPair], path: str | os.PathLike[str]) -> Path:
     """Write ``pairs`` as JSONL (atomically: a kill or a full disk leaves the old file or the
-    new one, never half of one)."""
-    from confalign.runs import atomic_write
+    new one, never half of one), with a checksum a rerun checks before reusing it."""
+    from confalign.runs import write_checked
 
     text = "".join(json.dumps(asdict(p), ensure_ascii=False) + "\n" for p in pairs)
-    return atomic_write(path, text)
+    return write_checked(path, text)
 
 
 def read_pairs(path: str | os.PathLike[str]) -> list[DCAPair]:

@@ -17,10 +17,11 @@ class RecordsFileError(ValueError):
 
 
 def write_records(records: Sequence[Any], path: Path) -> None:
-    """``records`` (dataclass instances) as JSONL, written whole or not at all."""
-    from confalign.runs import atomic_write
+    """``records`` (dataclass instances) as JSONL, written whole or not at all, with a checksum
+    a rerun checks before reusing it."""
+    from confalign.runs import write_checked
 
-    atomic_write(path, "".join(json.dumps(asdict(r)) + "\n" for r in records))
+    write_checked(path, "".join(json.dumps(asdict(r)) + "\n" for r in records))
 
 
 def read_records(path: Path, cls: type[T]) -> list[T]:

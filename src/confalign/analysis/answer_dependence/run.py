@@ -14,8 +14,9 @@ Per dataset and format, in this order (rollout and IG use the own answer found f
 2. ``rollout`` on a seeded subset: attention rollout from the confidence position.
 3. ``ig`` on a seeded subset: integrated gradients of the expected confidence.
 
-Each record is appended as soon as it is computed; a rerun with the same settings skips what
-is stored. ``seconds`` in a record is its own wall time (a chunk's time split evenly).
+Each record is appended (and synced to disk) as soon as it is computed; a rerun with the same
+settings skips what is stored, after dropping a last line a kill cut short (said in one line).
+``seconds`` in a record is its own wall time (a chunk's time split evenly).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ from confalign.confidence.verbalized import VerbalizedExtractor
 from confalign.data import load_benchmark
 from confalign.data.example import QAExample
 from confalign.data.sampling import sample
-from confalign.runs import RunStore
+from confalign.runs import RunStore, atomic_write, jsonl_appender
 
 DIR = "answer_dependence"
 RECORDS = "records.jsonl"
@@ -92,13 +93,12 @@ def run_answer_dependence(
             if backend is None:
                 backend = load_backend(config.backend, _backend_config(config))
             targets = _targets(backend, formats, config)
-            with records_path.open("a", encoding="utf-8") as sink:
+            with jsonl_appender(records_path) as append:
                 for name, examples in datasets.items():
                     for fmt in formats:
                         work = _Work(backend, config, name, fmt, targets.get(fmt.name), done)
                         for record in work.run(list(examples), log):
-                            sink.write(json.dumps(record, allow_nan=True) + "\n")
-                            sink.flush()
+                            append(json.dumps(record, allow_nan=True))
                             done.add(_key(record))
             status = "complete"
         except KeyboardInterrupt:
@@ -111,7 +111,7 @@ def run_answer_dependence(
             # Whatever is stored is summarised, also after an interruption.
             summary = summarize(read_records(records_path), config)
             summary["status"] = status
-            (folder / SUMMARY).write_text(json.dumps(summary, indent=2, allow_nan=True) + "\n")
+            atomic_write(folder / SUMMARY, json.dumps(summary, indent=2, allow_nan=True) + "\n")
             store.finish(status)
     return folder / SUMMARY
 
