@@ -1,4 +1,4 @@
-"""Format level sets equal DESIGN.md's table; prompt templates are named data."""
+"""Format level sets equal docs/design.md's table; prompt templates are named data."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from confalign.confidence.prompts import (
 )
 from confalign.data.example import QAExample
 
-# DESIGN.md "Confidence extraction": format -> (cue, {level: value}), written out by hand.
+# docs/design.md "Confidence extraction": format -> (cue, {level: value}), written out by hand.
 PERCENT = {f"{x}%": x / 100 for x in range(101)}
 DESIGN_TABLE = {
     "probability": ("Probability:", PERCENT),

@@ -51,7 +51,7 @@ def elicitation_table(
     internal: str = "choice",
     n_bins: int = 15,
 ) -> list[ElicitationRow]:
-    """The rows of the module doc for ``dataset`` of the run at ``run_dir``, in DESIGN.md's
+    """The rows of the module doc for ``dataset`` of the run at ``run_dir``, in docs/design.md's
     format order, then ``free``, ``prefill``, ``distribution``."""
     with RunStore.open(run_dir) as store:
         if dataset not in store.datasets():

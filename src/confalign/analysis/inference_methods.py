@@ -1,4 +1,4 @@
-"""The survey's inference-time comparisons (seeds/003) on an open-QA run, e.g. CalibratedMath.
+"""The survey's inference-time comparisons (docs/papers.md) on an open-QA run (CalibratedMath).
 
 Input: one run directory holding an open-QA dataset (``calibrated_math``) and, optionally, its
 distractor-augmented multiple-choice twin (``calibrated_math_mc``). Three tables:

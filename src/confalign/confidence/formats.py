@@ -1,7 +1,7 @@
 """Verbalized confidence formats: the cue a model writes, the instruction, and the level set.
 
 Each format is a small frozen dataclass; ``FORMATS`` maps its name to it. The level sets are
-exactly DESIGN.md's table ("Confidence extraction"):
+exactly docs/design.md's table ("Confidence extraction"):
 
 ==================  ====================  =====================================================
 format              cue in the output     levels -> Cv

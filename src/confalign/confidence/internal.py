@@ -1,6 +1,6 @@
 """Internal (token-probability) confidence: ``choice``, ``continuation_*`` and ``answer_prob``.
 
-Multiple choice (DESIGN.md "Confidence extraction"): up to two ``ScoreRequest``s per question.
+Multiple choice (docs/design.md "Confidence extraction"): up to two ``ScoreRequest``s per question.
 ``choice`` uses ``prompts.answer_prompt`` (the lettered options listed; the answer position
 right after ``"Answer:"``): its ``candidates`` are the K option letters, whose next-token
 masses (each letter with and without a leading space, summed by the backend) renormalised

@@ -1,4 +1,4 @@
-"""Verbalized confidence in three elicitation modes (DESIGN.md "Confidence extraction").
+"""Verbalized confidence in three elicitation modes (docs/design.md "Confidence extraction").
 
 Method key: ``verbalized/<format>/<mode>``, one per (format, mode) per example.
 

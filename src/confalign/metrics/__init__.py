@@ -1,6 +1,6 @@
 """confalign.metrics: calibration, ranking, alignment and distribution metrics (NumPy only).
 
-Definitions are DESIGN.md's "Metrics" section; each module's docstring states its formulas
+Definitions are docs/design.md's "Metrics" section; each module's docstring states its formulas
 and tie/edge policies once. Conventions (scikit-learn style):
 
 - data first, options keyword-only, plain ``float`` out; ``*_error``/``*_loss`` are
@@ -93,7 +93,7 @@ from confalign.metrics.smooth import (
 )
 from confalign.metrics.summary import CalibrationSummary, calibration_summary
 
-# Short aliases for the acronyms DESIGN.md uses (the same function objects).
+# Short aliases for the acronyms docs/design.md uses (the same function objects).
 ece = expected_calibration_error
 mce = maximum_calibration_error
 sce = static_calibration_error

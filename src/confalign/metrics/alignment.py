@@ -1,6 +1,6 @@
 """DCA alignment metrics between verbalized (Cv) and internal (Ci) confidence.
 
-On the same examples, ``eps_i = Cv_i - Ci_i`` (Direct Confidence Alignment, DESIGN.md):
+On the same examples, ``eps_i = Cv_i - Ci_i`` (Direct Confidence Alignment, docs/design.md):
 
 - Spearman rho between Cv and Ci (Pearson correlation of mid-ranks; ties share ranks);
 - mean eps (signed bias; > 0: the model says more than it "believes"), mean ``|eps|``;

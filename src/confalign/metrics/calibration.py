@@ -1,6 +1,6 @@
 """Calibration metrics of a confidence against correctness: ECE, MCE, SCE, NCE, Brier, NLL.
 
-The formulas are DESIGN.md's ("Metrics"); binning rules are in ``confalign.metrics.binning``.
+The formulas are docs/design.md's ("Metrics"); binning rules are in ``confalign.metrics.binning``.
 All take ``confidence`` of shape ``(n_samples,)`` in [0, 1] and ``correct`` of the same shape
 in {0, 1} (SCE takes the full ``(n_samples, n_classes)`` probabilities and integer labels),
 and return a plain ``float``.
@@ -30,7 +30,7 @@ from confalign.metrics.binning import (
     residual_sums,
 )
 
-#: NLL clips confidences to ``[NLL_EPS, 1 - NLL_EPS]`` (DESIGN.md), so one wrong 0/1 answer
+#: NLL clips confidences to ``[NLL_EPS, 1 - NLL_EPS]`` (docs/design.md), so one wrong 0/1 answer
 #: costs ``-ln(1e-7) = 16.1`` instead of infinity.
 NLL_EPS = 1e-7
 
@@ -202,7 +202,7 @@ def brier_score_loss(confidence: ArrayLike, correct: ArrayLike) -> float:
 )
 def log_loss(confidence: ArrayLike, correct: ArrayLike) -> float:
     """Negative log-likelihood of correctness, in [0, 16.12]; ``c`` is clipped to
-    ``[1e-7, 1 - 1e-7]`` as DESIGN.md defines (the only clipping in this package).
+    ``[1e-7, 1 - 1e-7]`` as docs/design.md defines (the only clipping in this package).
 
     Parameters
     ----------

@@ -4,7 +4,7 @@ report; then the repair: a short DCA run (``demo_dca_config``: 64 training pairs
 MMLU questions) with its before/after table. The sizes keep the whole demo near 15 minutes on
 2 CPU cores; the full-size DCA result is ``docs/results/dca-smollm2.md``.
 
-Why these choices (DESIGN.md "Measured facts"): on the embedded SmolLM2-135M-Instruct the
+Why these choices (docs/design.md "Measured facts"): on the embedded SmolLM2-135M-Instruct the
 ``free`` mode parses almost nothing, so the demo elicits Cv in the two modes that produce data,
 ``prefill`` (the model writes only the value after the cue) and ``distribution`` (every level
 scored, Cv = expected value). The formats are ADVICE's two, ``score_letter`` (A-E -> 0.9..0.1)

@@ -1,4 +1,4 @@
-"""ADVICE's training triplets (DESIGN.md "Training methods"; arXiv 2510.10913).
+"""ADVICE's training triplets (docs/design.md "Training methods"; arXiv 2510.10913).
 
 A triplet is (question, correct answer, wrong answer) in one confidence format; each question
 gives one triplet per format (ADVICE: ``score_letter`` and ``score_number``). Where the correct

@@ -1,4 +1,4 @@
-"""DCA's preference pairs (DESIGN.md "Training methods", Direct Confidence Alignment).
+"""DCA's preference pairs (docs/design.md "Training methods", Direct Confidence Alignment).
 
 From verbalized records in the ``probability`` format: the response is the model's answer turn
 (``free``: its whole output; ``prefill``: ``"Answer: C\\nProbability:"`` written for it, then the

@@ -1,4 +1,4 @@
-"""Training losses as pure functions of per-sequence log-probabilities (DESIGN.md "Training
+"""Training losses as pure functions of per-sequence log-probabilities (docs/design.md "Training
 methods"). Shapes are ``(n_pairs,)``; every function returns the per-pair loss, and the caller
 takes the mean, so a batch split over gradient-accumulation steps or processes averages the same.
 
@@ -15,7 +15,7 @@ and rejected completions (nats) and, for IPO, their lengths in tokens:
 
 Confidence-level losses (ADVICE, ConfTuner) take log-probabilities over a format's levels,
 shape ``(n, n_levels)``, normalised over the levels (``log_softmax``), and the levels' values
-in [0, 1] (DESIGN.md "Training methods"):
+in [0, 1] (docs/design.md "Training methods"):
 
 - ADVICE's three terms, with ``P_c``/``P_w`` the level distributions after the correct and the
   wrong answer and ``mu = sum P(level) * value``: ``jsd_hinge = max(0, d_jsd - JSD(P_c, P_w))``,

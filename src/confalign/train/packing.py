@@ -13,7 +13,7 @@ those go through the vocabulary projection (21% of SmolLM2-135M's FLOPs when run
 position).
 
 Written here rather than taken from TRL: TRL's DPOTrainer concatenates chosen and rejected as
-two full rows and projects every position (DESIGN.md "Measured facts": 3.7x the least work).
+two full rows and projects every position (docs/design.md "Measured facts": 3.7x the least work).
 The ``hf`` backend's scorer shares only the prompt (``backends.packed.shared_row``); the
 trie matters for ADVICE, whose ten levels would otherwise each recompute a 20-token answer.
 

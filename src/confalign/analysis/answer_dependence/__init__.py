@@ -1,4 +1,4 @@
-"""Why confidence ignores the answer: ADVICE's four answer-dependence analyses (seeds/002).
+"""Why confidence ignores the answer: ADVICE's four answer-dependence analyses (docs/papers.md).
 
 ``run_answer_dependence(AnswerDependenceConfig(...))`` runs, per dataset and verbalized format:
 the JSD between the ``distribution``-mode level distributions given the correct and the wrong
