@@ -13,6 +13,7 @@ the answers of the same family in the same split (``add_distractors``, seed 0).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from confalign.data.benchmarks.base import Benchmark
@@ -67,15 +68,10 @@ SPEC = Benchmark(
     source_label=_source("world_facts"),
     offline=availability,
 )
-MC_SPEC = Benchmark(
+MC_SPEC = replace(
+    SPEC,
     name="world_facts_mc",
     description="world_facts as 4-way multiple choice, distractors from the same family",
-    splits=tuple(SPLITS),
-    default_split="test",
-    converter=None,
-    sizes=SIZES,
-    subjects=SUBJECTS,
     read=read_mc,
     source_label=_source("world_facts_mc"),
-    offline=availability,
 )
