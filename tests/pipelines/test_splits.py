@@ -63,3 +63,26 @@ def test_the_training_set_as_ood_set_is_refused(tmp_path: Path) -> None:
         TrainingRunError, match=r"ood-dataset: .* is the training dataset and split"
     ):
         make_config("advice", output=tmp_path / "o", dataset=data, ood_dataset=data)
+
+
+def test_held_apart_families_as_the_ood_set() -> None:
+    """world_facts: train on the geography families, test out of distribution on the element
+    families of the same dataset (``--ood-split``); the same dataset and split is refused."""
+    s = make_config(
+        "dca", output=Path("unused"), dataset="world_facts", train_split="geography_train",
+        eval_split="geography_test", ood_dataset="world_facts", ood_split="elements_test",
+        train_limit=20, eval_limit=10, ood_limit=12,
+    ).settings  # fmt: skip
+    splits = make_splits(s)
+    assert {ex.meta["family"] for ex in splits.train} <= {
+        "capital", "capital_country", "city_country", "currency", "continent"
+    }  # fmt: skip
+    assert {ex.meta["family"] for ex in splits.ood} <= {
+        "element_symbol", "symbol_element", "element_number"
+    }  # fmt: skip
+    assert len(splits.ood) == 12 and set(overlaps(splits).values()) == {0}
+    with pytest.raises(TrainingRunError, match="is the training dataset and split"):
+        make_config(
+            "dca", output=Path("unused"), dataset="world_facts", train_split="geography_train",
+            ood_dataset="world_facts", ood_split="geography_train",
+        )  # fmt: skip

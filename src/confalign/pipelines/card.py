@@ -70,8 +70,9 @@ tags: [confalign, {name}, lora, calibration]
 - Data: {stats.get("kept", 0)} training instances from {sizes.get("train", s.train_limit)}
   `{s.dataset}` questions (seed {s.seed}; their ids: `training_examples.json`); validation:
   {sizes.get("validation", 0)} (seed {s.validation_seed}); held-out: {sizes.get("heldout", 0)}
-  (seed {s.eval_seed}); out of distribution: `{s.ood_dataset}`, {sizes.get("ood", 0)}
-  (seed {s.ood_seed}). Every pair of splits is disjoint (checked).
+  (seed {s.eval_seed}); out of distribution: `{s.ood_dataset}` (split
+  `{s.ood_split or "default"}`), {sizes.get("ood", 0)} (seed {s.ood_seed}). Every pair of
+  splits is disjoint (checked).
 - Optimisation: lr {t.learning_rate}, {t.epochs} epochs, batch {t.batch_size} x {t.grad_accum}
   accumulation, {t.scheduler} schedule with {t.warmup_ratio:.0%} warm-up, seed {t.seed}.
 - Command: `{command(config)}`

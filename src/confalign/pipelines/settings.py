@@ -32,6 +32,9 @@ class RunSettings:
     )
     train_split: str | None = option(None, "Split for training (default: the dataset's).")
     eval_split: str | None = option(None, "Split for the held-out set (default: the dataset's).")
+    ood_split: str | None = option(
+        None, "Split of the out-of-distribution dataset (default: its own default split)."
+    )
     train_limit: int = option(700, "Training questions.")
     eval_limit: int = option(300, "Held-out questions.")
     ood_limit: int = option(200, "Out-of-distribution questions.")
@@ -105,7 +108,7 @@ def _check_data(s: RunSettings) -> None:
     for name in (s.dataset, s.ood_dataset):
         if name and name not in BENCHMARKS and not Path(name).is_file():
             raise TrainingRunError(f"dataset: {name!r} is neither a registered dataset nor a file")
-    if s.ood_dataset and s.ood_dataset == s.dataset and s.train_split is None:
+    if s.ood_dataset and s.ood_dataset == s.dataset and s.ood_split == s.train_split:
         raise TrainingRunError(
             f"ood-dataset: {s.ood_dataset!r} is the training dataset and split, so it is not "
             "out of distribution; name another dataset or 'none'"

@@ -57,7 +57,11 @@ def make_splits(s: RunSettings) -> Splits:
     if s.ood_dataset:
         ood = list(
             load_benchmark(
-                s.ood_dataset, limit=s.ood_limit, seed=s.ood_seed, stratify=s.stratify
+                s.ood_dataset,
+                split=s.ood_split,
+                limit=s.ood_limit,
+                seed=s.ood_seed,
+                stratify=s.stratify,
             ).examples
         )
     splits = Splits(train, validation, heldout, ood)
