@@ -235,8 +235,11 @@ def test_chat_endpoint_limits(monkeypatch: pytest.MonkeyPatch, stub: _HTTPStub) 
 
 @pytest.fixture(scope="module")
 def server_backend(llama_server: str, default_gguf: Path) -> Any:
+    # The server decodes on one thread; on a loaded machine an echo request can queue past the
+    # 60 s default, and a retry would only queue behind it. A long timeout, no retries.
     options = {"base_url": llama_server, "tokenizer": str(default_gguf), "extra_body": PLAIN,
-               "api_key_env": "CONFALIGN_NO_SUCH_VARIABLE"}  # fmt: skip
+               "api_key_env": "CONFALIGN_NO_SUCH_VARIABLE", "timeout": 600.0,
+               "max_retries": 0}  # fmt: skip
     backend = load_backend("openai", BackendConfig(model="default", options=options))
     yield backend
     backend.close()
@@ -288,7 +291,7 @@ def test_server_generation_equals_llamacpp(server_backend: Any, llamacpp_backend
 
 @pytest.mark.network
 def test_server_chat_endpoint(llama_server: str) -> None:
-    options = {"base_url": llama_server, "endpoint": "chat", "extra_body": PLAIN}
+    options = {"base_url": llama_server, "endpoint": "chat", "extra_body": PLAIN, "timeout": 600.0}
     backend = load_backend("openai", BackendConfig(model="default", options=options))
     try:
         (gens,) = backend.generate(
