@@ -59,7 +59,7 @@ def test_an_overlap_is_counted_and_refused(tmp_path: Path) -> None:
 def test_a_trained_adapter_as_a_product(tiny_model_dir: Path, tmp_path: Path) -> None:
     import torch
     from peft import PeftModel
-    from train_helpers import PAIRS, render
+    from train_helpers import write_pairs
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from confalign.backends import BackendConfig, ScoreRequest, load_backend
@@ -67,9 +67,7 @@ def test_a_trained_adapter_as_a_product(tiny_model_dir: Path, tmp_path: Path) ->
     from confalign.runs import RunStore
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    pairs = tmp_path / "pairs.jsonl"
-    rows = [{"prompt": render(tokenizer, u), "chosen": c, "rejected": r} for u, c, r in PAIRS]
-    pairs.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    pairs = write_pairs(tiny_model_dir, tmp_path / "pairs.jsonl")
     data = tmp_path / "qa.jsonl"
     qa = [{"id": f"q{i}", "question": f"{i}+1?", "choices": ["1", str(i + 1)], "gold": 1}
           for i in range(12)]  # fmt: skip
@@ -128,16 +126,14 @@ def test_the_default_models_adapter_names_its_hub_id_and_loads_in_plain_peft(
     gives the log-probabilities of the ``hf`` backend with ``--adapter``."""
     import torch
     from peft import PeftModel
-    from train_helpers import PAIRS, render
+    from train_helpers import write_pairs
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from confalign.backends import BackendConfig, ScoreRequest, load_backend
     from confalign.backends.base import Prompt
 
     tokenizer = AutoTokenizer.from_pretrained(default_model_dir)
-    pairs = tmp_path / "pairs.jsonl"
-    rows = [{"prompt": render(tokenizer, u), "chosen": c, "rejected": r} for u, c, r in PAIRS]
-    pairs.write_text("".join(json.dumps(r) + "\n" for r in rows[:2]))
+    pairs = write_pairs(default_model_dir, tmp_path / "pairs.jsonl", limit=2)
     out = tmp_path / "dca"
     code, _, err = invoke(
         "train", "dca", "--pairs-file", str(pairs), "--train-limit", "2", "--eval-limit", "2",

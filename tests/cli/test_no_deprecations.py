@@ -32,13 +32,9 @@ def _deprecations(args: list[str]) -> list[str]:
 
 @pytest.mark.slow
 def test_train_and_eval_warn_of_no_deprecation(tiny_model_dir: Path, tmp_path: Path) -> None:
-    from train_helpers import PAIRS, render
-    from transformers import AutoTokenizer
+    from train_helpers import write_pairs
 
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    pairs = tmp_path / "pairs.jsonl"
-    rows = [{"prompt": render(tokenizer, u), "chosen": c, "rejected": r} for u, c, r in PAIRS]
-    pairs.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    pairs = write_pairs(tiny_model_dir, tmp_path / "pairs.jsonl")
     train = [
         "train", "dca", "--model", str(tiny_model_dir), "--pairs-file", str(pairs),
         "--no-evaluate", "--ood-dataset", "none", "--max-steps", "2", "--save-steps", "1",

@@ -85,13 +85,9 @@ def test_eval_refuses_a_folder_that_is_not_an_adapter(tmp_path: Path) -> None:
 def test_trained_adapter_loads_in_eval_and_changes_the_model(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:
-    from train_helpers import PAIRS, render
-    from transformers import AutoTokenizer
+    from train_helpers import write_pairs
 
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    pairs = tmp_path / "pairs.jsonl"
-    rows = [{"prompt": render(tokenizer, u), "chosen": c, "rejected": r} for u, c, r in PAIRS]
-    pairs.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    pairs = write_pairs(tiny_model_dir, tmp_path / "pairs.jsonl")
     out = tmp_path / "dca"
     code, _, err = invoke(
         "train", "dca", "--model", str(tiny_model_dir), "--pairs-file", str(pairs),

@@ -25,3 +25,16 @@ def render(tokenizer: Any, user: str) -> str:
     return tokenizer.apply_chat_template(
         [{"role": "user", "content": user}], add_generation_prompt=True, tokenize=False
     )
+
+
+def write_pairs(model_dir: Any, path: Any, limit: int | None = None) -> Any:
+    """``PAIRS`` in TRL's format (prompt rendered with ``model_dir``'s chat template) written to
+    ``path`` as JSONL, for ``confalign train dca --pairs-file``; returns ``path``."""
+    import json
+
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    rows = [{"prompt": render(tokenizer, u), "chosen": c, "rejected": r} for u, c, r in PAIRS]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows[:limit]))
+    return path
