@@ -32,20 +32,17 @@ from confalign.backends import Backend, load_backend
 from confalign.confidence.base import ConfidenceRecord, Extractor
 from confalign.data.example import QAExample
 from confalign.evaluate.catalog import build_extractors_for, prompt_length
-from confalign.evaluate.config import ConfigError, EvalConfig
+from confalign.evaluate.config import GRADING_FIELDS, ConfigError, EvalConfig
 from confalign.evaluate.datasets import LoadedDataset, load_datasets
 from confalign.evaluate.grading import ExampleKey, RowGrader, load_judge_backend
 from confalign.evaluate.identity import build_identity, config_keys, extractor_id
 from confalign.evaluate.interrupt import EvalInterrupted, stop_on_signals
 from confalign.evaluate.progress import EvalProgress
 from confalign.evaluate.rows import row_from_record
-from confalign.runs import MANIFEST_NAME, ResultRow, RunStore, RunStoreError
+from confalign.runs import MANIFEST_NAME, ResultRow, RunStore, RunStoreError, stored_grading
 from confalign.runs.manifest import Status
 
 Batch = list[tuple[int, QAExample]]  # (order in the dataset, example)
-# How runs stored before graders were named were graded (``is_correct``'s exact match).
-LEGACY_GRADING = {"grader": "exact"}
-GRADING_KEYS = ("grader", "judge_model", "judge_backend")  # what a resumed run must match
 
 
 class ExtractorContractError(RuntimeError):
@@ -136,12 +133,12 @@ def check_grading(run_dir: Path, grading: Mapping[str, Any]) -> Mapping[str, Any
     try:
         with RunStore.open(run_dir) as store:
             stored = store.count()
-            previous = store.manifest.get("grading") or LEGACY_GRADING
+            previous = stored_grading(store.manifest)
     except RunStoreError:
         return grading  # RunStore.create says what is wrong with the directory
     if not stored:
         return grading
-    if any(previous.get(k) != grading.get(k) for k in GRADING_KEYS):
+    if any(previous.get(k) != grading.get(k) for k in GRADING_FIELDS):
         raise ConfigError(
             f"{run_dir} holds results graded with {_describe(previous)}, not "
             f"{_describe(grading)}: resume it with the same grader, or run `confalign regrade "

@@ -23,8 +23,7 @@ from confalign.evaluate.config import ConfigError, EvalConfig, GradingConfig
 from confalign.evaluate.datasets import load_datasets
 from confalign.evaluate.grading import ExampleKey, RowGrader
 from confalign.evaluate.identity import examples_hash
-from confalign.evaluate.pipeline import LEGACY_GRADING
-from confalign.runs import RunStore
+from confalign.runs import RunStore, stored_grading
 from confalign.runs.manifest import utc_now
 
 BATCH = 64  # rows per judge batch (each batch's verdicts are stored as they come)
@@ -72,7 +71,7 @@ def regrade_run(
         finally:
             grader.close(keep=judge_backend)
         described = grading.describe()
-        previous = dict(manifest.get("grading") or LEGACY_GRADING)
+        previous = stored_grading(manifest)
         store.regrade(new, grading=described)
         store.update_manifest(
             grading={**described, "regraded_at": utc_now(), "previous": _plain(previous)}

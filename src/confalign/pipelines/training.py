@@ -48,6 +48,7 @@ from confalign.pipelines.card import model_card, write_card
 from confalign.pipelines.evaluations import KINDS, eval_runs, write_report
 from confalign.pipelines.settings import TrainingConfig, file_hash
 from confalign.pipelines.splits import Splits, counts, make_splits
+from confalign.runs import atomic_write
 from confalign.train.core import ADAPTER
 from confalign.train.methods.base import TrainingRunError
 
@@ -69,7 +70,7 @@ def run_training(config: TrainingConfig, *, progress: bool = True) -> TrainingRe
                 kind=config.method,
                 defaults=config.default_identity(),
             )
-            _write(s.output / SPLITS, json.dumps(split_counts, indent=2) + "\n")
+            atomic_write(s.output / SPLITS, json.dumps(split_counts, indent=2) + "\n")
         backend = backend_of(s)
         data_path, stats = _data(config, splits, backend, progress)
         if s.evaluate and state.is_main_process:
@@ -91,12 +92,6 @@ def run_training(config: TrainingConfig, *, progress: bool = True) -> TrainingRe
         results = report.read_text().split("\n", 1)[1]
         write_card(config, model_card(config, stats, split_counts, results))
     return TrainingResult(s.output, adapter, stats.get("kept", 0), stats, report)
-
-
-def _write(path: Path, text: str) -> None:
-    from confalign.runs import atomic_write
-
-    atomic_write(path, text)
 
 
 class _Context:

@@ -10,10 +10,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from confalign.report import tables as T
-from confalign.runs import ResultRow
+from confalign.runs import LEGACY_GRADING, ResultRow
 
-# How runs stored before graders were named were graded.
-LEGACY = {"grader": "exact", "note": "stored before graders were named: normalised exact match"}
+# How runs stored before graders were named were graded, as the report says it.
+LEGACY = {**LEGACY_GRADING, "note": "stored before graders were named: normalised exact match"}
 EXAMPLES_PER_CELL = 3
 _MAX_TEXT = 160
 

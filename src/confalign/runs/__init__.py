@@ -33,12 +33,14 @@ from confalign.runs.database import DB_NAME
 from confalign.runs.errors import DamagedRunError, OutputDirError, RunStoreError, RunWriteError
 from confalign.runs.export import export
 from confalign.runs.manifest import (
+    LEGACY_GRADING,
     MANIFEST_NAME,
     canonical,
     check_manifest,
     content_hash,
     redact,
     stable_hash,
+    stored_grading,
 )
 from confalign.runs.outdir import (
     check_output_dir,
@@ -51,6 +53,7 @@ from confalign.runs.store import ConfigMismatchError, RunStore
 __all__ = [
     "COLUMNS",
     "DB_NAME",
+    "LEGACY_GRADING",
     "MANIFEST_NAME",
     "RECALIBRATED",
     "ConfigMismatchError",
@@ -76,6 +79,7 @@ __all__ = [
     "seal_dir",
     "seal_problem",
     "stable_hash",
+    "stored_grading",
     "write_checked",
     "writing",
 ]

@@ -28,6 +28,8 @@ from confalign.runs.errors import DamagedRunError
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "confalign-run/1"
+# How a run stored before graders were named was graded (the normalised exact match).
+LEGACY_GRADING: Mapping[str, str] = {"grader": "exact"}
 Status = Literal["running", "complete", "interrupted", "failed"]
 REDACTED = "<redacted>"
 
@@ -55,6 +57,12 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
+
+
+def stored_grading(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The grading a run's ``manifest`` records, or ``LEGACY_GRADING`` for a run stored before
+    graders were named."""
+    return dict(manifest.get("grading") or LEGACY_GRADING)
 
 
 def content_hash(path: str | os.PathLike[str] | None) -> str | None:
