@@ -95,8 +95,8 @@ def child_confalign(pairs: list[dict[str, str]], batch: int, steps: int, out: Pa
 
     from confalign.train.core import LoraSettings, TrainSettings, fit, load_policy
     from confalign.train.dca_data import tokenize_pair
-    from confalign.train.methods.dca import dca_loss, dca_records, reference_logps
     from confalign.train.packing import PackedScorer
+    from confalign.train.preference import preference_loss, preference_records, reference_logps
 
     lora = LoraSettings(r=LORA["r"], alpha=LORA["alpha"])
     policy, tokenizer = load_policy("default", lora, device=torch.device("cpu"))
@@ -112,8 +112,8 @@ def child_confalign(pairs: list[dict[str, str]], batch: int, steps: int, out: Pa
     clock = _Clock()
     log = fit(
         policy,
-        dca_records(items, reference),
-        dca_loss(scorer, loss_type="ipo", beta=BETA),
+        preference_records(items, reference),
+        preference_loss(scorer, loss_type="ipo", beta=BETA),
         settings,
         out,
         device=torch.device("cpu"),

@@ -83,7 +83,7 @@ def test_hf_backend_checks_the_device_before_loading(monkeypatch: pytest.MonkeyP
     machine(monkeypatch, cuda=0)
     loaded: list[str] = []
     monkeypatch.setattr(hf, "_load_tokenizer", lambda *a: loaded.append("tokenizer"))
-    monkeypatch.setattr(hf, "_resolve_model", lambda model: model)
+    monkeypatch.setattr(hf, "resolve_model", lambda model: model)
     with pytest.raises(DeviceError, match="available: cpu"):
         hf.HFBackend(BackendConfig(model="some/model", device="cuda:1"))
     assert loaded == []

@@ -163,4 +163,4 @@ def test_list_names_every_method() -> None:
     code, out, _ = run_app(app, ["train", "--list"])
     assert code == 0
     names = [line.split()[0] for line in out.strip().splitlines()]
-    assert names == ["dca", "advice", "conftuner", "verbalized-sft"]
+    assert names == ["dca", "advice", "conftuner", "verbalized-sft", "dpo"]

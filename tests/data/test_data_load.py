@@ -97,3 +97,34 @@ def test_numeric_match_needs_a_numeric_gold() -> None:
     with pytest.raises(DataError, match="field 'gold': a numeric match needs a number"):
         QAExample("x", "q?", gold="twelve", meta={"match": "numeric"}).validate("s", 1)
     assert QAExample("x", "q?", gold="1,200", meta={"match": "numeric"}).validate("s")
+
+
+def test_a_split_in_the_name_and_unions_of_benchmarks() -> None:
+    from confalign.data.load import parse_spec
+
+    assert parse_spec("mmlu_offline") is None and parse_spec("data/x.jsonl") is None
+    assert parse_spec("world_facts_mc:elements_test") == [("world_facts_mc", "elements_test")]
+    assert parse_spec("world_facts:elements_all+calibrated_math") == [
+        ("world_facts", "elements_all"),
+        ("calibrated_math", None),
+    ]
+    one = load_benchmark("world_facts:elements_test")
+    assert len(one.examples) == 73 and one.split == "elements_test"  # SIZES of world_facts
+    both = load_benchmark("world_facts:elements_test+world_facts:elements_validation")
+    assert len(both.examples) == 73 + 74
+    assert [ex.id for ex in both.examples[:73]] == [ex.id for ex in one.examples]
+    math = load_benchmark(
+        "world_facts:elements_test+calibrated_math:train", subjects=("element_number", "addition/1")
+    )
+    subjects = {ex.subject.split("/")[0] for ex in math.examples}
+    assert subjects == {"element_number", "addition"}
+    assert sum(ex.subject == "addition/1" for ex in math.examples) == 100
+
+
+def test_a_union_refuses_unknown_parts_clashing_splits_and_shared_ids() -> None:
+    with pytest.raises(KeyError, match="nope"):
+        load_benchmark("world_facts+nope")
+    with pytest.raises(ValueError, match="names split 'test' but split 'train'"):
+        load_benchmark("world_facts:test", split="train")
+    with pytest.raises(ValueError, match="occurs in two parts"):
+        load_benchmark("world_facts:elements_test+world_facts:test")

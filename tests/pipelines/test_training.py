@@ -141,7 +141,9 @@ def test_the_card_command_gives_back_the_same_run(tmp_path: Path, method: str) -
     config = make_config(method, output=tmp_path / "o", **changed)
     line = command(config)
     assert line.startswith(f"confalign train {method} --output {tmp_path / 'o'}")
-    assert "--ood-dataset none" in line and "--no-stratify" in line and "--lora-r 4" in line
+    ood_by_default = method_defaults(method)["ood_dataset"] is not None
+    assert ("--ood-dataset none" in line) == ood_by_default  # said only where it is a change
+    assert "--no-stratify" in line and "--lora-r 4" in line
     assert "--dataset" not in line  # defaults are left out
     _register()
     train = get_command(app).commands["train"].commands[method]  # type: ignore[attr-defined]
@@ -188,3 +190,42 @@ def test_a_damaged_jsd_file_is_recomputed_and_a_whole_one_kept(
     assert capsys.readouterr().err == (
         f"{path}: does not match jsd-base.json.sha256 (cut short or changed); recomputing it\n"
     )
+
+
+def test_dpo_alignment_is_evaluated_by_its_answers_and_preferences(tmp_path: Path) -> None:
+    config = make_config("dpo", output=tmp_path, loss="cal_dpo")
+    s = config.settings
+    assert (s.ood_dataset, s.train_limit, s.eval_limit) == (None, 1000, 200)
+    assert config.identity()["options"]["loss"] == "cal_dpo"
+    runs = _runs(config)
+    assert set(runs) == {"eval-base", "valid-base"}  # no out-of-distribution set by default
+    assert runs["eval-base"].methods == ("answer_prob",)
+    with pytest.raises(TrainingRunError, match="loss: must be one of sigmoid, ipo, cal_dpo"):
+        make_config("dpo", output=tmp_path, loss="kto")
+
+
+def test_preference_rows_hand_computed() -> None:
+    from confalign.pipelines.evaluations import preference_rows
+
+    base = {
+        "a": {"chosen": -2.0, "rejected": -1.0, "source": "own_wrong"},
+        "b": {"chosen": -1.0, "rejected": -3.0, "source": "distractor"},
+        "c": {"chosen": -4.0, "rejected": -4.5, "source": "own_wrong"},
+    }
+    tuned = {
+        "a": {"chosen": -1.0, "rejected": -1.5, "source": "own_wrong"},  # margin 1 + 0.5
+        "b": {"chosen": -1.5, "rejected": -3.0, "source": "distractor"},  # margin -0.5
+        "c": {"chosen": -3.0, "rejected": -5.0, "source": "own_wrong"},  # margin 1 + 0.5
+    }
+    rows = {r["pairs"]: r for r in preference_rows(base, tuned, "dpo")}
+    assert rows["all"] == {
+        "pairs": "all",
+        "n": 3,
+        "untrained_prefers_chosen": pytest.approx(2 / 3),
+        "dpo_prefers_chosen": pytest.approx(1.0),
+        "reward_accuracy": pytest.approx(2 / 3),
+        "reward_margin": pytest.approx((1.5 - 0.5 + 1.5) / 3),
+        "chosen_logp_change": pytest.approx((1.0 - 0.5 + 1.0) / 3),
+    }
+    assert rows["own_wrong"]["n"] == 2 and rows["own_wrong"]["untrained_prefers_chosen"] == 0.5
+    assert rows["distractor"]["reward_accuracy"] == 0.0

@@ -16,8 +16,8 @@ from transformers import TrainerCallback
 
 from confalign.train.core import LoraSettings, TrainSettings, fit, load_policy, save_adapter
 from confalign.train.dca_data import tokenize_pair
-from confalign.train.methods.dca import dca_loss, dca_records, reference_logps
 from confalign.train.packing import PackedScorer
+from confalign.train.preference import preference_loss, preference_records, reference_logps
 
 SETTINGS = TrainSettings(
     learning_rate=1e-3,
@@ -36,8 +36,8 @@ def _setup(model_dir: Path) -> tuple[Any, list[dict[str, Any]], Any]:
     policy, tokenizer = load_policy(str(model_dir), SETTINGS.lora, device=torch.device("cpu"))
     items = [tokenize_pair(tokenizer, render(tokenizer, u), c, r) for u, c, r in PAIRS]
     scorer = PackedScorer(policy, tokenizer.pad_token_id)
-    records = dca_records(items, reference_logps(policy, scorer, items))
-    return policy, records, dca_loss(scorer, loss_type="ipo", beta=0.1)
+    records = preference_records(items, reference_logps(policy, scorer, items))
+    return policy, records, preference_loss(scorer, loss_type="ipo", beta=0.1)
 
 
 def test_gradients_reach_only_lora_parameters(tiny_model_dir: Path) -> None:

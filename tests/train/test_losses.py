@@ -11,8 +11,8 @@ import torch
 
 from confalign.train.dca_data import tokenize_pair
 from confalign.train.losses import chosen_nll, dpo_sigmoid, ipo
-from confalign.train.methods.dca import dca_loss, reference_logps
 from confalign.train.packing import PackedScorer
+from confalign.train.preference import preference_loss, reference_logps
 
 
 def test_dpo_sigmoid_hand_computed() -> None:
@@ -108,10 +108,10 @@ def test_loss_equals_trl_dpo_trainer(
     scorer = PackedScorer(model, tokenizer.pad_token_id)
     ref = reference_logps(model, scorer, items)
     with torch.no_grad():
-        loss_fn = dca_loss(scorer, loss_type=loss_type, beta=0.1, sft_weight=sft_weight)
+        loss_fn = preference_loss(scorer, loss_type=loss_type, beta=0.1, sft_weight=sft_weight)
         ours, _ = loss_fn(model, {"item": items, "ref": ref})
         if sft_weight:  # the NLL term is really there (tiny random model: several nats per token)
-            plain, _ = dca_loss(scorer, loss_type=loss_type, beta=0.1)(
+            plain, _ = preference_loss(scorer, loss_type=loss_type, beta=0.1)(
                 model, {"item": items, "ref": ref}
             )
             assert float(ours) - float(plain) > sft_weight
@@ -124,7 +124,7 @@ def test_one_step_moves_the_log_ratio_towards_chosen(policy: tuple, pair_rows: l
     items = [tokenize_pair(tokenizer, r["prompt"], r["chosen"], r["rejected"]) for r in pair_rows]
     scorer = PackedScorer(model, tokenizer.pad_token_id)
     ref = reference_logps(model, scorer, items)
-    loss_fn = dca_loss(scorer, loss_type="ipo", beta=0.1)
+    loss_fn = preference_loss(scorer, loss_type="ipo", beta=0.1)
     batch = {"item": items, "ref": ref}
 
     def margin() -> float:

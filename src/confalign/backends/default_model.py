@@ -67,6 +67,12 @@ def is_embedded(model: str) -> bool:
     return model in EMBEDDED_MODELS
 
 
+def resolve_model(model: str) -> str:
+    """A Hub id or folder as given; an embedded model (``default``, ``gemma-3-270m``) -> its
+    converted folder (converted on first use)."""
+    return str(ensure_embedded_model(model)) if is_embedded(model) else model
+
+
 def hub_id(model: str) -> str:
     """The Hub id of ``model``: an embedded model's real id, anything else as given."""
     return HUB_IDS.get(model, model)

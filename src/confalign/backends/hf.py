@@ -73,6 +73,7 @@ from confalign.backends.base import (
     parse_options,
     plain_text,
 )
+from confalign.backends.default_model import resolve_model
 from confalign.backends.devices import check_device
 from confalign.backends.packed import Row, plain_row, shared_row
 from confalign.backends.peft_compat import peft_wrapping
@@ -117,7 +118,7 @@ class HFBackend(Backend):
         if config.threads:
             torch.set_num_threads(config.threads)
         torch.manual_seed(config.seed)
-        self.model_path = _resolve_model(config.model)
+        self.model_path = resolve_model(config.model)
         self.device = _pick_device(config.device)
         self.tokenizer = _load_tokenizer(self.model_path, config, self.options)
         self.model = _load_model(self.model_path, config, self.options, self.device)
@@ -321,14 +322,6 @@ def _check_generate_request(r: GenerateRequest) -> None:
         raise ValueError(f"max_new_tokens and n must be >= 1, top_logprobs >= 0: {r}")
     if r.temperature < 0 or not 0 < r.top_p <= 1:
         raise ValueError(f"temperature must be >= 0 and top_p in (0, 1]: {r}")
-
-
-def _resolve_model(model: str) -> str:
-    from confalign.backends.default_model import ensure_embedded_model, is_embedded
-
-    if is_embedded(model):
-        return str(ensure_embedded_model(model))
-    return model
 
 
 def _pick_device(device: str) -> torch.device:

@@ -20,6 +20,48 @@ def is_path(name_or_path: str) -> bool:
     return p.suffix.lower() in SUFFIXES or "/" in name_or_path or "\\" in name_or_path or p.exists()
 
 
+def parse_spec(name: str) -> list[tuple[str, str | None]] | None:
+    """The parts of a combined benchmark name, or None for a plain name or a path.
+
+    ``NAME:SPLIT`` names one registered benchmark's split (``world_facts_mc:geography_all``), so
+    tasks with different splits can sit in one list; ``A+B`` (each part ``NAME`` or
+    ``NAME:SPLIT``) is the union of the parts' examples (``world_facts:elements_all+
+    calibrated_math:train``). ``ValueError`` names an unknown part."""
+    if name in BENCHMARKS or ("+" not in name and ":" not in name) or "/" in name:
+        return None
+    parts: list[tuple[str, str | None]] = []
+    for part in name.split("+"):
+        bench, _, split = part.strip().partition(":")
+        if bench not in BENCHMARKS:
+            raise KeyError(f"{name}: part {part!r}: {BENCHMARKS.unknown_message(bench)}")
+        parts.append((bench, split or None))
+    return parts
+
+
+def _load_parts(name: str, parts: list[tuple[str, str | None]], split: str | None) -> LoadResult:
+    """The union of ``parts`` (``parse_spec``); a ``split`` argument fills parts without one
+    and must agree with those that name one."""
+    results = []
+    for bench, own in parts:
+        if own and split and own != split:
+            raise ValueError(f"{name}: {bench} names split {own!r} but split {split!r} was asked")
+        results.append(BENCHMARKS.get(bench).load(split=own or split, subjects=None))
+    examples = [ex for r in results for ex in r.examples]
+    seen: set[str] = set()
+    for ex in examples:
+        if ex.id in seen:
+            raise ValueError(f"{name}: example id {ex.id!r} occurs in two parts")
+        seen.add(ex.id)
+    return LoadResult(
+        name=name,
+        source=" + ".join(r.source for r in results),
+        split="+".join(r.split for r in results),
+        examples=examples,
+        skipped=[s for r in results for s in r.skipped],
+        n_available=len(examples),
+    )
+
+
 def _filter_subjects(result: LoadResult, subjects: tuple[str, ...]) -> LoadResult:
     kept = [ex for ex in result.examples if subject_matches(ex.subject, subjects)]
     if not kept:
@@ -46,7 +88,8 @@ def load_benchmark(
 
     Parameters
     ----------
-    name_or_path : a name of ``BENCHMARKS`` (``confalign datasets list``) or a file path.
+    name_or_path : a name of ``BENCHMARKS`` (``confalign datasets list``), such a name with a
+        split (``NAME:SPLIT``), a union of those (``A+B``; ``parse_spec``), or a file path.
     split : the split; default the benchmark's evaluation split (files: all rows, or the rows
         whose ``split`` column has this value).
     limit : keep a seeded subset of this many examples (``confalign.data.sampling``).
@@ -66,7 +109,12 @@ def load_benchmark(
     """
     wanted = (subjects,) if isinstance(subjects, str) else subjects
     wanted_t = tuple(wanted) if wanted is not None else None
-    if name_or_path in BENCHMARKS:
+    parts = parse_spec(name_or_path)
+    if parts is not None:
+        if column_map:
+            raise ValueError("column_map applies to local files, not to registered benchmarks")
+        result = _load_parts(name_or_path, parts, split)
+    elif name_or_path in BENCHMARKS:
         if column_map:
             raise ValueError("column_map applies to local files, not to registered benchmarks")
         result = BENCHMARKS.get(name_or_path).load(split=split, subjects=wanted_t)

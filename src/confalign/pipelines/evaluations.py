@@ -4,6 +4,9 @@
 - ``alignment`` (DCA): Cv against Ci, the internal confidence of the same answer: the
   ``choice``, ``answer_prob`` and verbalized ``probability`` runs in the method's
   ``eval_modes``; the table of ρ(Cv, Ci), ε, ECE ... (``report.before_after``).
+- ``preference`` (DPO alignment): the greedy answers' accuracy and ``answer_prob`` before and
+  after, and on the held-out questions' preference pairs (built as the training pairs are)
+  how often each model puts the chosen completion above the rejected one.
 - ``calibration`` (ADVICE, ConfTuner, verbalized SFT): Cv in ``distribution`` mode per score
   format against correctness, beside Platt scaling of the untrained model's Cv (fitted on its
   answers to the training split); and per held-out question JSD(P_correct, P_wrong) before
@@ -37,8 +40,8 @@ class Kind:
     section, and an optional extra measurement on the held-out questions (before and after)."""
 
     methods: tuple[str, ...]
-    modes: Callable[[Any], tuple[str, ...]]
-    formats: Callable[[Any, str], tuple[str, ...]]
+    modes: Callable[[Any], tuple[str, ...] | None]
+    formats: Callable[[Any, str], tuple[str, ...] | None]
     table: Callable[[TrainingConfig, str, Path, Path], tuple[list[dict], str]]
     measure: Callable[[TrainingConfig, Splits, Any, str], None] | None = None
     summary: Callable[[TrainingConfig], tuple[dict, str]] | None = None
@@ -228,4 +231,125 @@ CALIBRATION = Kind(
     summary=_jsd_summary,
 )
 
-KINDS: dict[str, Kind] = {"alignment": ALIGNMENT, "calibration": CALIBRATION}
+# -- preference (DPO alignment) ----------------------------------------------------------------
+
+
+def _preference_table(
+    config: TrainingConfig, prefix: str, before: Path, after: Path
+) -> tuple[list[dict], str]:
+    from confalign.report.calibration_table import interleave, method_rows, to_markdown
+
+    rows = method_rows(before, "untrained", ("answer_prob",))
+    rows += method_rows(after, config.method, ("answer_prob",))
+    rows = interleave(rows)
+    return rows, "(`answer_prob`: the greedy answer and its mean token probability)\n\n" + (
+        to_markdown(rows)
+    )
+
+
+def heldout_pairs(config: TrainingConfig, splits: Splits) -> list[Any]:
+    """The held-out questions' preference pairs, built as the training pairs are, from the
+    untrained model's own held-out answers (``eval-base``): the same pairs before and after."""
+    from confalign.runs import RunStore
+    from confalign.train.methods.dpo import own_answers
+    from confalign.train.preference_data import build_factual_pairs
+
+    s = config.settings
+    with RunStore.open(s.output / "eval-base") as store:
+        own = own_answers(store.rows(s.dataset, "answer_prob"))
+    prompts = {ex.id: "" for ex in splits.heldout}  # scored from the Prompt, not the text
+    pairs, _ = build_factual_pairs(splits.heldout, own, prompts, seed=s.eval_seed)
+    return pairs
+
+
+def measure_preference(config: TrainingConfig, splits: Splits, backend: Any, tag: str) -> None:
+    """``pref-<tag>.json``: per held-out pair, the summed log-probabilities (nats) of the
+    chosen and the rejected completion after the ``answer_prob`` prompt, and the pair's
+    source (``own_wrong``/``distractor``)."""
+    from confalign.backends.base import ScoreRequest
+    from confalign.confidence.prompts import answer_prompt
+    from confalign.runs import read_checked, write_checked
+
+    path = config.settings.output / f"pref-{tag}.json"
+    if config.settings.validation_only or read_checked(path) is not None:
+        return
+    pairs = heldout_pairs(config, splits)
+    by_id = {ex.id: ex for ex in splits.heldout}
+    requests = [
+        ScoreRequest(answer_prompt(by_id[p.example_id]), continuations=(p.chosen, p.rejected))
+        for p in pairs
+    ]
+    hf = backend.get()
+    out = {}
+    for i in range(0, len(requests), 16):
+        for p, result in zip(pairs[i : i + 16], hf.score(requests[i : i + 16]), strict=True):
+            chosen, rejected = (float(lp.sum()) for lp in result.continuation_logprobs)
+            out[p.example_id] = {"chosen": chosen, "rejected": rejected, "source": p.source}
+    write_checked(path, json.dumps(out, indent=1) + "\n")
+
+
+def preference_rows(base: dict[str, dict], tuned: dict[str, dict], label: str) -> list[dict]:
+    """Per pair source and overall: the share of held-out pairs where each model gives the
+    chosen completion the higher log-probability, and where the tuned model's implicit reward
+    ``r = log pi - log pi_ref`` is higher for chosen than rejected (TRL's reward accuracy),
+    with the mean reward margin (nats)."""
+    ids = [k for k in base if k in tuned]
+    groups = {"all": ids}
+    for k in ids:
+        groups.setdefault(base[k]["source"], []).append(k)
+    rows = []
+    for name, keys in groups.items():
+        if not keys:
+            continue
+        b = np.array([[base[k]["chosen"], base[k]["rejected"]] for k in keys])
+        t = np.array([[tuned[k]["chosen"], tuned[k]["rejected"]] for k in keys])
+        margin = (t[:, 0] - b[:, 0]) - (t[:, 1] - b[:, 1])
+        rows.append(
+            {
+                "pairs": name,
+                "n": len(keys),
+                "untrained_prefers_chosen": float((b[:, 0] > b[:, 1]).mean()),
+                f"{label}_prefers_chosen": float((t[:, 0] > t[:, 1]).mean()),
+                "reward_accuracy": float((margin > 0).mean()),
+                "reward_margin": float(margin.mean()),
+                "chosen_logp_change": float((t[:, 0] - b[:, 0]).mean()),
+            }
+        )
+    return rows
+
+
+def _preference_summary(config: TrainingConfig) -> tuple[dict, str]:
+    out = config.settings.output
+    base, tuned = out / "pref-base.json", out / f"pref-{config.method}.json"
+    if not (base.exists() and tuned.exists()):
+        return {"preference": []}, ""
+    label = config.method
+    rows = preference_rows(json.loads(base.read_text()), json.loads(tuned.read_text()), label)
+    text = ["\n## Chosen over rejected on held-out pairs\n\n"]
+    text.append(
+        f"| pairs | N | untrained prefers chosen | {label} prefers chosen | reward accuracy "
+        "| reward margin (nats) | chosen log-prob change (nats) |\n|" + " --- |" * 7 + "\n"
+    )
+    text += [
+        f"| {r['pairs']} | {r['n']} | {r['untrained_prefers_chosen']:.1%} "
+        f"| {r[f'{label}_prefers_chosen']:.1%} | {r['reward_accuracy']:.1%} "
+        f"| {r['reward_margin']:+.2f} | {r['chosen_logp_change']:+.2f} |\n"
+        for r in rows
+    ]
+    return {"preference": rows}, "".join(text)
+
+
+PREFERENCE = Kind(
+    methods=("answer_prob",),
+    modes=lambda options: None,
+    formats=lambda options, prefix: None,
+    table=_preference_table,
+    measure=measure_preference,
+    summary=_preference_summary,
+)
+
+KINDS: dict[str, Kind] = {
+    "alignment": ALIGNMENT,
+    "calibration": CALIBRATION,
+    "preference": PREFERENCE,
+}

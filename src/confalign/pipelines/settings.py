@@ -30,6 +30,9 @@ class RunSettings:
     ood_dataset: str | None = option(
         "calibrated_math", "Out-of-distribution dataset ('none': none)."
     )
+    subjects: tuple[str, ...] = option(
+        (), "Keep these subjects of the dataset (comma list; a subject takes its children)."
+    )
     train_split: str | None = option(None, "Split for training (default: the dataset's).")
     eval_split: str | None = option(None, "Split for the held-out set (default: the dataset's).")
     ood_split: str | None = option(
@@ -104,9 +107,16 @@ def _flag(name: str) -> str:
 def _check_data(s: RunSettings) -> None:
     """The datasets exist; the out-of-distribution set is not the training set."""
     from confalign.data import BENCHMARKS
+    from confalign.data.load import parse_spec
 
     for name in (s.dataset, s.ood_dataset):
-        if name and name not in BENCHMARKS and not Path(name).is_file():
+        if not name or name in BENCHMARKS or Path(name).is_file():
+            continue
+        try:
+            known = parse_spec(name) is not None
+        except KeyError as error:
+            raise TrainingRunError(f"dataset: {error.args[0]}") from None
+        if not known:
             raise TrainingRunError(f"dataset: {name!r} is neither a registered dataset nor a file")
     if s.ood_dataset and s.ood_dataset == s.dataset and s.ood_split == s.train_split:
         raise TrainingRunError(

@@ -38,10 +38,15 @@ def make_splits(s: RunSettings) -> Splits:
     from confalign.data import load_benchmark
     from confalign.data.sampling import sample
 
-    everything = list(load_benchmark(s.dataset, split=s.eval_split).examples)
+    subjects = s.subjects or None
+    everything = list(load_benchmark(s.dataset, split=s.eval_split, subjects=subjects).examples)
     heldout = sample(everything, limit=s.eval_limit, seed=s.eval_seed, stratify=s.stratify)
     same = (s.train_split or None) == (s.eval_split or None)
-    pool = everything if same else list(load_benchmark(s.dataset, split=s.train_split).examples)
+    pool = (
+        everything
+        if same
+        else list(load_benchmark(s.dataset, split=s.train_split, subjects=subjects).examples)
+    )
     if same:
         held_ids = {ex.id for ex in heldout}
         pool = [ex for ex in pool if ex.id not in held_ids]

@@ -7,7 +7,8 @@ Output folder (every step is stored and skipped when done, so the same command r
 - ``<method>.json``: the settings that determine the results; another run's folder is refused;
 - ``splits.json``: each split's size and seed, and the overlap of every pair (all 0);
 - ``answers-run/``: the untrained model's verbalized answers on the training split (the
-  formats and modes the method asks for; resumable like any eval run);
+  formats and modes the method asks for; resumable like any eval run); ``own-answers-run/``:
+  its greedy open answers (``answer_prob``), for methods that ask (DPO alignment);
 - ``data.jsonl`` (one record per line: DCA's pairs in TRL's prompt/chosen/rejected format,
   ADVICE's triplets, ...) and ``data_stats.json`` (kept, dropped and why), checksummed
   (``.sha256``): a damaged one is rebuilt;
@@ -124,6 +125,24 @@ class _Context:
         run_evals([(run, {s.dataset: self.examples})], self.backend, progress=self.progress)
         with RunStore.open(run.output) as store:
             return list(store.rows(s.dataset, f"verbalized/{fmt}/{mode}"))
+
+    def own_answers(self) -> list[Any]:
+        from confalign.evaluate import EvalConfig
+        from confalign.runs import RunStore
+
+        s = self.config.settings
+        run = EvalConfig(
+            datasets=(s.dataset,),
+            model=s.model,
+            methods=("answer_prob",),
+            seed=s.seed,
+            output=s.output / "own-answers-run",
+            device=s.device,
+            threads=s.threads,
+        )
+        run_evals([(run, {s.dataset: self.examples})], self.backend, progress=self.progress)
+        with RunStore.open(run.output) as store:
+            return list(store.rows(s.dataset, "answer_prob"))
 
     def render(self, prompt: Any) -> str:
         return self.backend.get().render(prompt)

@@ -61,10 +61,8 @@ def calibration_metrics(cv: np.ndarray, y: np.ndarray, total: int) -> dict[str, 
     return out
 
 
-def _confidences(
-    store: RunStore, dataset: str, fmt: str, mode: str
-) -> tuple[np.ndarray, np.ndarray, int]:
-    records = store.rows(dataset, f"verbalized/{fmt}/{mode}")
+def _confidences(store: RunStore, dataset: str, key: str) -> tuple[np.ndarray, np.ndarray, int]:
+    records = store.rows(dataset, key)
     ok = [r for r in records if r.confidence is not None and r.correct is not None]
     cv = np.array([r.confidence for r in ok], dtype=np.float64)
     y = np.array([bool(r.correct) for r in ok], dtype=np.float64)
@@ -79,11 +77,27 @@ def calibration_rows(
     with RunStore.open(run_dir) as store:
         for dataset in store.datasets():
             for fmt in formats:
-                cv, y, total = _confidences(store, dataset, fmt, mode)
+                cv, y, total = _confidences(store, dataset, f"verbalized/{fmt}/{mode}")
                 if total:
                     rows.append(
                         {"model": label, "dataset": dataset, "format": fmt}
                         | calibration_metrics(cv, y, total)
+                    )
+    return rows
+
+
+def method_rows(run_dir: str | Path, label: str, methods: Sequence[str]) -> list[dict[str, Any]]:
+    """One row per (dataset, method key) of the run that has records (internal confidence:
+    ``answer_prob``, ``choice``, ...), the method in the ``format`` column."""
+    rows = []
+    with RunStore.open(run_dir) as store:
+        for dataset in store.datasets():
+            for method in methods:
+                conf, y, total = _confidences(store, dataset, method)
+                if total:
+                    rows.append(
+                        {"model": label, "dataset": dataset, "format": method}
+                        | calibration_metrics(conf, y, total)
                     )
     return rows
 
@@ -101,14 +115,15 @@ def platt_rows(
     rows = []
     with RunStore.open(fit_run) as fit, RunStore.open(apply_run) as apply:
         for fmt in formats:
-            pairs = [_confidences(fit, d, fmt, mode) for d in fit.datasets()]
+            key = f"verbalized/{fmt}/{mode}"
+            pairs = [_confidences(fit, d, key) for d in fit.datasets()]
             cv = np.concatenate([p[0] for p in pairs]) if pairs else np.zeros(0)
             y = np.concatenate([p[1] for p in pairs]) if pairs else np.zeros(0)
             if len(cv) < 2 or y.min() == y.max():
                 continue  # no map without both classes
             scaler = PlattScaling.fit(cv, y)
             for dataset in apply.datasets():
-                c, yy, total = _confidences(apply, dataset, fmt, mode)
+                c, yy, total = _confidences(apply, dataset, key)
                 if total:
                     rows.append(
                         {"model": label, "dataset": dataset, "format": fmt}

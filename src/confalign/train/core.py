@@ -103,15 +103,6 @@ class TrainSettings:
             raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
 
 
-def resolve_model(model: str) -> str:
-    """A Hub id or folder as given; ``"default"`` -> the embedded model's converted folder."""
-    if model == "default":
-        from confalign.backends.default_model import ensure_default_model
-
-        return str(ensure_default_model())
-    return model
-
-
 def pick_device(device: Device) -> torch.device:
     """``auto``: CUDA when present, else CPU; a named device must exist (``DeviceError``)."""
     from confalign.backends import check_device
@@ -133,6 +124,8 @@ def load_policy(
     command gives the same adapter in one process or many."""
     from peft import LoraConfig, PeftModel, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
+
+    from confalign.backends.default_model import resolve_model
 
     path = resolve_model(model)
     tokenizer = AutoTokenizer.from_pretrained(path)

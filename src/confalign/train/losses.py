@@ -2,8 +2,9 @@
 methods"). Shapes are ``(n_pairs,)``; every function returns the per-pair loss, and the caller
 takes the mean, so a batch split over gradient-accumulation steps or processes averages the same.
 
-Preference losses (DCA) take the policy's and the reference's summed log-probabilities of the chosen
-and rejected completions (nats) and, for IPO, their lengths in tokens:
+Preference losses (DCA, DPO alignment) take the policy's and the reference's summed
+log-probabilities of the chosen and rejected completions (nats) and, for IPO, their lengths
+in tokens:
 
 - ``sigmoid`` (DPO, Rafailov et al. 2023): ``-log sigmoid(beta * (r_c - r_r))`` with
   ``r = log pi(y|x) - log pi_ref(y|x)``.
@@ -11,6 +12,15 @@ and rejected completions (nats) and, for IPO, their lengths in tokens:
   the completion lengths ``n`` is TRL's (``DPOTrainer``, loss_type="ipo"; its authors confirmed
   it with the IPO authors), not in the IPO paper's equation 17; confalign matches TRL so that
   ``beta`` means the same in both.
+- ``cal_dpo`` (Cal-DPO, Xiao et al. 2024): ``-log sigmoid(r_c - r_r) + 0.5 * ((r_c - 1/(2 beta))^2
+  + (r_r + 1/(2 beta))^2)``: the contrastive term without ``beta``, plus a squared pull of
+  each log-ratio toward the true reward's scale, ``+1/(2 beta)`` for the chosen completion and
+  ``-1/(2 beta)`` for the rejected one (``beta * r`` toward +-1/2), so the chosen
+  likelihood cannot fall while the rejected one falls faster. The 0.5 weight and the missing
+  ``beta`` in the first term are the authors' code's (``tengxiao1/Cal-DPO``,
+  ``scripts/dpo_trainer.py``, ``loss_type == "Cal-DPO"``); docs/papers.md has the paper's form.
+  Their code takes the squared terms as batch means (``F.mse_loss`` against a scalar): per pair
+  as here, the batch mean is the same.
 - ``chosen_nll``: TRL's ``sft`` term, the chosen completions' NLL per token (a weight adds it).
 
 Confidence-level losses (ADVICE, ConfTuner) take log-probabilities over a format's levels,
@@ -68,6 +78,23 @@ def ipo(
     return (delta - 1.0 / (2.0 * beta)) ** 2
 
 
+def cal_dpo(
+    chosen: torch.Tensor,
+    rejected: torch.Tensor,
+    ref_chosen: torch.Tensor,
+    ref_rejected: torch.Tensor,
+    *,
+    beta: float,
+    chosen_len: torch.Tensor | None = None,
+    rejected_len: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Cal-DPO's loss per pair (module docstring); lengths are accepted and unused."""
+    r_c, r_r = chosen - ref_chosen, rejected - ref_rejected
+    target = 1.0 / (2.0 * beta)
+    calibration = (r_c - target) ** 2 + (r_r + target) ** 2
+    return -F.logsigmoid(r_c - r_r) + 0.5 * calibration
+
+
 def chosen_nll(chosen: torch.Tensor, chosen_len: torch.Tensor) -> torch.Tensor:
     """The chosen completions' negative log-likelihood per token over the whole batch (a
     scalar): TRL's ``sft`` loss type, added to a preference loss with a weight (RPO, Pang et al.
@@ -116,4 +143,8 @@ def expected_brier(
 
 
 PreferenceLoss = Callable[..., torch.Tensor]
-PREFERENCE_LOSSES: dict[str, PreferenceLoss] = {"sigmoid": dpo_sigmoid, "ipo": ipo}
+PREFERENCE_LOSSES: dict[str, PreferenceLoss] = {
+    "sigmoid": dpo_sigmoid,
+    "ipo": ipo,
+    "cal_dpo": cal_dpo,
+}

@@ -13,6 +13,7 @@ _MODULES = {
     "advice": "confalign.train.methods.advice",
     "conftuner": "confalign.train.methods.conftuner",
     "verbalized-sft": "confalign.train.methods.verbalized_sft",
+    "dpo": "confalign.train.methods.dpo",
 }
 
 

@@ -22,7 +22,7 @@ from confalign.confidence.formats import FORMAT_NAMES
 from confalign.data.example import QAExample
 from confalign.train.core import LossFn, TrainSettings
 
-Evaluation = Literal["alignment", "calibration"]
+Evaluation = Literal["alignment", "calibration", "preference"]
 SCORE_FORMATS = tuple(f for f in FORMAT_NAMES if f != "probability")
 
 
@@ -108,6 +108,11 @@ class DataContext(Protocol):
     def answers(self, fmt: str, mode: str) -> list[Any]:
         """The untrained model's stored verbalized rows (``runs.ResultRow``) on the training
         split in ``fmt`` and ``mode`` (the formats and modes of ``TrainingMethod.answers``)."""
+        ...
+
+    def own_answers(self) -> list[Any]:
+        """The untrained model's stored ``answer_prob`` rows (greedy answer, verdict) on the
+        training split."""
         ...
 
     def render(self, prompt: Any) -> str:

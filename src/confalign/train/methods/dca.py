@@ -10,14 +10,12 @@ common start of chosen and rejected once, then their differing tokens.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from torch import nn
 
 from confalign.backends.packed import TreeItem
 from confalign.train.dca_data import (
@@ -28,7 +26,7 @@ from confalign.train.dca_data import (
     read_pairs,
     tokenize_pair,
 )
-from confalign.train.losses import PREFERENCE_LOSSES, chosen_nll
+from confalign.train.losses import PREFERENCE_LOSSES
 from confalign.train.methods.base import (
     DataContext,
     Policy,
@@ -36,7 +34,7 @@ from confalign.train.methods.base import (
     TrainingRunError,
     option,
 )
-from confalign.train.packing import PackedScorer
+from confalign.train.preference import preference_loss, preference_records, reference_logps
 
 MODES = ("free", "prefill", "distribution")
 
@@ -48,7 +46,9 @@ class DCAOptions:
     mode: Literal["free", "prefill"] = option(
         "prefill", "Response elicitation: free (the paper) or prefill (small models)."
     )
-    loss: Literal["ipo", "sigmoid"] = option("ipo", "Preference loss: ipo or sigmoid (DPO).")
+    loss: Literal["ipo", "sigmoid", "cal_dpo"] = option(
+        "ipo", "Preference loss: ipo, sigmoid (DPO) or cal_dpo."
+    )
     beta: float = option(0.1, "DPO/IPO beta.")
     sft_weight: float = option(
         0.0, "Weight of the chosen responses' NLL (TRL's 'sft'; 0: the paper's plain loss)."
@@ -62,7 +62,8 @@ class DCAOptions:
         if self.mode not in ("free", "prefill"):
             raise TrainingRunError(f"mode: must be free or prefill, got {self.mode!r}")
         if self.loss not in PREFERENCE_LOSSES:
-            raise TrainingRunError(f"loss: must be ipo or sigmoid, got {self.loss!r}")
+            known = ", ".join(PREFERENCE_LOSSES)
+            raise TrainingRunError(f"loss: must be one of {known}, got {self.loss!r}")
         if not self.beta > 0:
             raise TrainingRunError(f"beta: must be > 0, got {self.beta}")
         if not self.sft_weight >= 0:
@@ -111,73 +112,12 @@ def prepare(policy: Policy, items: Sequence[TreeItem], options: DCAOptions) -> t
     return reference_logps(policy.model, policy.scorer, items)
 
 
-def _pair_logps(scorer: PackedScorer, model: nn.Module, items: Sequence[TreeItem]) -> torch.Tensor:
-    """(n, 2, 2): per pair, (chosen, rejected) x (summed log-prob, completion tokens)."""
-    return torch.stack(scorer(model, items))
-
-
-@torch.no_grad()
-def reference_logps(
-    policy: nn.Module, scorer: PackedScorer, items: Sequence[TreeItem], *, batch_size: int = 8
-) -> torch.Tensor:
-    """(n, 2) summed log-probabilities of chosen and rejected under the policy with its adapter
-    disabled (the base model), float64 on the CPU."""
-    was_training = policy.training
-    policy.eval()
-    disabled = policy.disable_adapter() if hasattr(policy, "disable_adapter") else None
-    out = []
-    with disabled if disabled is not None else contextlib.nullcontext():
-        for i in range(0, len(items), batch_size):
-            out.append(
-                _pair_logps(scorer, policy, items[i : i + batch_size])[:, :, 0].double().cpu()
-            )
-    policy.train(was_training)
-    return torch.cat(out) if out else torch.zeros(0, 2, dtype=torch.float64)
-
-
-def dca_records(items: Sequence[TreeItem], reference: torch.Tensor) -> list[dict[str, Any]]:
-    """The training records: the tokenised pair and its reference log-probabilities."""
-    return [{"item": it, "ref": reference[i]} for i, it in enumerate(items)]
-
-
 def records(
     items: Sequence[TreeItem], pairs: Sequence[DCAPair], reference: torch.Tensor,
     options: DCAOptions, settings: Any,
 ) -> tuple[list[dict[str, Any]], Any]:  # fmt: skip
     """The Trainer's records: each pair's layout and its reference log-probabilities."""
-    return dca_records(items, reference), settings
-
-
-def dca_loss(scorer: PackedScorer, *, loss_type: str, beta: float, sft_weight: float = 0.0) -> Any:
-    """The method's ``LossFn``: mean preference loss over the batch (plus ``sft_weight`` times
-    the chosen responses' NLL per token: TRL's ``loss_type=[loss, "sft"]``), with the mean
-    reward margin (``(r_c - r_r)``, nats) and the share of pairs where it is positive."""
-    if loss_type not in PREFERENCE_LOSSES:
-        raise ValueError(f"unknown DCA loss {loss_type!r}; known: {', '.join(PREFERENCE_LOSSES)}")
-    loss_of = PREFERENCE_LOSSES[loss_type]
-
-    def loss(model: nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
-        s = _pair_logps(scorer, model, batch["item"])
-        ref = batch["ref"].to(s.device, s.dtype)
-        per_pair = loss_of(
-            s[:, 0, 0],
-            s[:, 1, 0],
-            ref[:, 0],
-            ref[:, 1],
-            beta=beta,
-            chosen_len=s[:, 0, 1],
-            rejected_len=s[:, 1, 1],
-        )
-        margin = ((s[:, 0, 0] - ref[:, 0]) - (s[:, 1, 0] - ref[:, 1])).detach()
-        total = per_pair.mean()
-        if sft_weight:
-            total = total + sft_weight * chosen_nll(s[:, 0, 0], s[:, 0, 1])
-        return total, {
-            "margin": float(margin.mean()),
-            "accuracy": float((margin > 0).float().mean()),
-        }
-
-    return loss
+    return preference_records(items, reference), settings
 
 
 def describe(options: DCAOptions) -> str:
@@ -202,7 +142,9 @@ METHOD = TrainingMethod(
     layout=layout,
     prepare=prepare,
     records=records,
-    loss=lambda scorer, o: dca_loss(scorer, loss_type=o.loss, beta=o.beta, sft_weight=o.sft_weight),
+    loss=lambda scorer, o: preference_loss(
+        scorer, loss_type=o.loss, beta=o.beta, sft_weight=o.sft_weight
+    ),
     describe=describe,
     evaluation="alignment",
 )
