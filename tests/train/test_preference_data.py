@@ -49,7 +49,7 @@ def test_the_models_own_wrong_answer_is_rejected_else_a_plausible_one() -> None:
         "c1": OwnAnswer("Tokyo is the capital of Japan.", True),  # right: a distractor
         "c2": OwnAnswer("", None),  # no answer: a distractor
         "c3": OwnAnswer("nairobi", False),  # graded wrong but the same answer: a distractor
-        "m0": OwnAnswer("3", False),
+        "m0": OwnAnswer("0 + 2 = 3 + 1", False),  # the number the grader reads: 3
         "m1": OwnAnswer("3", True),
     }  # c4, m2: never answered
     prompts = {ex.id: f"Question: {ex.question}\nAnswer:" for ex in examples}

@@ -106,43 +106,31 @@ class _Context:
         self.dataset, self.seed = config.settings.dataset, config.settings.seed
 
     def answers(self, fmt: str, mode: str) -> list[Any]:
-        from confalign.evaluate import EvalConfig
-        from confalign.runs import RunStore
-
-        s = self.config.settings
         formats, modes = self.config.spec.answers(self.config.options)
-        run = EvalConfig(
-            datasets=(s.dataset,),
-            model=s.model,
-            methods=("verbalized",),
-            formats=formats,
-            modes=modes,
-            seed=s.seed,
-            output=s.output / "answers-run",
-            device=s.device,
-            threads=s.threads,
-        )
-        run_evals([(run, {s.dataset: self.examples})], self.backend, progress=self.progress)
-        with RunStore.open(run.output) as store:
-            return list(store.rows(s.dataset, f"verbalized/{fmt}/{mode}"))
+        run = self._stored_run("answers-run", ("verbalized",), formats=formats, modes=modes)
+        return self._rows(run, f"verbalized/{fmt}/{mode}")
 
     def own_answers(self) -> list[Any]:
+        return self._rows(self._stored_run("own-answers-run", ("answer_prob",)), "answer_prob")
+
+    def _stored_run(self, folder: str, methods: tuple[str, ...], **options: Any) -> Path:
+        """The untrained model's eval run on the training split in ``output/folder``, made
+        on first use (resumable like any eval run)."""
         from confalign.evaluate import EvalConfig
-        from confalign.runs import RunStore
 
         s = self.config.settings
         run = EvalConfig(
-            datasets=(s.dataset,),
-            model=s.model,
-            methods=("answer_prob",),
-            seed=s.seed,
-            output=s.output / "own-answers-run",
-            device=s.device,
-            threads=s.threads,
-        )
+            datasets=(s.dataset,), model=s.model, methods=methods, seed=s.seed,
+            output=s.output / folder, device=s.device, threads=s.threads, **options,
+        )  # fmt: skip
         run_evals([(run, {s.dataset: self.examples})], self.backend, progress=self.progress)
-        with RunStore.open(run.output) as store:
-            return list(store.rows(s.dataset, "answer_prob"))
+        return s.output / folder
+
+    def _rows(self, run: Path, method_key: str) -> list[Any]:
+        from confalign.runs import RunStore
+
+        with RunStore.open(run) as store:
+            return list(store.rows(self.config.settings.dataset, method_key))
 
     def render(self, prompt: Any) -> str:
         return self.backend.get().render(prompt)

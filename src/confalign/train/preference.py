@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -15,7 +17,50 @@ from torch import nn
 
 from confalign.backends.packed import TreeItem
 from confalign.train.losses import PREFERENCE_LOSSES, chosen_nll
+from confalign.train.methods.base import TrainingRunError, option
 from confalign.train.packing import PackedScorer
+
+
+@dataclass(frozen=True)
+class PreferenceOptions:
+    """The options every preference method has (DCA, DPO alignment)."""
+
+    loss: str = option("sigmoid", "Preference loss: sigmoid (DPO), ipo or cal_dpo (Cal-DPO).")
+    beta: float = option(0.1, "DPO/IPO/Cal-DPO beta.")
+    sft_weight: float = option(
+        0.0, "Weight of the chosen completions' NLL (TRL's 'sft'; 0: the plain loss)."
+    )
+    pairs_file: Path | None = option(None, "Train on these pairs (JSONL, TRL format).")
+
+    def __post_init__(self) -> None:
+        if self.loss not in PREFERENCE_LOSSES:
+            known = ", ".join(PREFERENCE_LOSSES)
+            raise TrainingRunError(f"loss: must be one of {known}, got {self.loss!r}")
+        if not self.beta > 0:
+            raise TrainingRunError(f"beta: must be > 0, got {self.beta}")
+        if not self.sft_weight >= 0:
+            raise TrainingRunError(f"sft-weight: must be >= 0, got {self.sft_weight}")
+        if self.pairs_file is not None and not Path(self.pairs_file).is_file():
+            raise TrainingRunError(f"pairs-file: {self.pairs_file} does not exist")
+
+
+def pair_layout(policy: Any, pairs: Sequence[Any], options: Any) -> list[TreeItem]:
+    """A method's ``layout``: each pair (``prompt``/``chosen``/``rejected`` text) tokenised as
+    TRL does (``dca_data.tokenize_pair``)."""
+    from confalign.train.dca_data import tokenize_pair
+
+    return [
+        tokenize_pair(
+            policy.tokenizer, p.prompt, p.chosen, p.rejected, add_special_tokens=policy.special
+        )
+        for p in pairs
+    ]
+
+
+def prepare_reference(policy: Any, items: Sequence[TreeItem], options: Any) -> torch.Tensor:
+    """A method's ``prepare``: the reference log-probabilities (the policy with its adapter
+    disabled), once per pair."""
+    return reference_logps(policy.model, policy.scorer, items)
 
 
 def pair_logps(scorer: PackedScorer, model: nn.Module, items: Sequence[TreeItem]) -> torch.Tensor:
@@ -45,6 +90,14 @@ def reference_logps(
 def preference_records(items: Sequence[TreeItem], reference: torch.Tensor) -> list[dict[str, Any]]:
     """The training records: the tokenised pair and its reference log-probabilities."""
     return [{"item": it, "ref": reference[i]} for i, it in enumerate(items)]
+
+
+def records(
+    items: Sequence[TreeItem], pairs: Sequence[Any], reference: torch.Tensor, options: Any,
+    settings: Any,
+) -> tuple[list[dict[str, Any]], Any]:  # fmt: skip
+    """A method's ``records``: ``preference_records``, the settings unchanged."""
+    return preference_records(items, reference), settings
 
 
 def preference_loss(
@@ -81,3 +134,10 @@ def preference_loss(
         }
 
     return loss
+
+
+def options_loss(scorer: PackedScorer, options: PreferenceOptions) -> Any:
+    """A method's ``loss``: ``preference_loss`` with the options' loss, beta and NLL weight."""
+    return preference_loss(
+        scorer, loss_type=options.loss, beta=options.beta, sft_weight=options.sft_weight
+    )

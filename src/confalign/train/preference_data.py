@@ -2,7 +2,8 @@
 "Training methods"): per question, chosen = the gold answer, rejected = the model's own
 answer when it was graded wrong, else a plausible wrong one (another question's answer of
 the same type, or a close wrong number: ``data.distractors.wrong_answers``), as FactTune-like
-work builds them from a model's own samples. Prompts are the ``answer_prob`` prompt as the
+work builds them from a model's own samples; the rejected text is the answer as the grader
+reads it (``stated_answer``). Prompts are the ``answer_prob`` prompt as the
 model sees it, completions `` answer`` (the greedy answer follows ``"Answer:"``).
 """
 
@@ -16,6 +17,7 @@ from itertools import groupby
 from confalign.data.distractors import wrong_answers
 from confalign.data.example import QAExample
 from confalign.data.matching import same_answer
+from confalign.data.numeric import extract_number
 
 OWN_WRONG, DISTRACTOR, FILE = "own_wrong", "distractor", "file"
 
@@ -45,6 +47,16 @@ def completion(answer: str) -> str:
     return " " + answer.strip().splitlines()[0].strip() if answer.strip() else ""
 
 
+def stated_answer(example: QAExample, text: str) -> str:
+    """The answer a model's text gives, as the grader reads it: for a numeric question the
+    number (``"3 + 6 = 11"`` -> ``"11"``, so chosen and rejected are both bare numbers and
+    the pair teaches the fact, not the format), else the first line."""
+    if example.meta.get("match") in ("numeric", "fraction"):
+        number = extract_number(text)
+        return number.text if number is not None else ""
+    return text.strip().splitlines()[0].strip() if text.strip() else ""
+
+
 def plausible_wrong(examples: Sequence[QAExample], *, seed: int) -> dict[str, str]:
     """One wrong answer per question, drawn per source dataset (so arithmetic gets close wrong
     numbers and facts other answers of their own type)."""
@@ -71,7 +83,7 @@ def build_factual_pairs(
     pairs = []
     for ex in open_qa:
         answer = own.get(ex.id)
-        mine = completion(answer.text) if answer is not None else ""
+        mine = completion(stated_answer(ex, answer.text)) if answer is not None else ""
         is_wrong = answer is not None and answer.correct is False and mine
         if is_wrong and not any(same_answer(mine, a) for a in ex.answers):
             rejected, source = mine, OWN_WRONG

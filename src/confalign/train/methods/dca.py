@@ -10,70 +10,53 @@ common start of chosen and rejected once, then their differing tokens.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
-import torch
-
-from confalign.backends.packed import TreeItem
 from confalign.train.dca_data import (
     PAIR_FORMAT,
     DCAPair,
     PairSource,
     build_pairs,
     read_pairs,
-    tokenize_pair,
 )
-from confalign.train.losses import PREFERENCE_LOSSES
 from confalign.train.methods.base import (
     DataContext,
-    Policy,
     TrainingMethod,
     TrainingRunError,
     option,
 )
-from confalign.train.preference import preference_loss, preference_records, reference_logps
+from confalign.train.preference import (
+    PreferenceOptions,
+    options_loss,
+    pair_layout,
+    prepare_reference,
+    records,
+)
 
 MODES = ("free", "prefill", "distribution")
 
 
 @dataclass(frozen=True)
-class DCAOptions:
-    """DCA's own settings (module docstring)."""
+class DCAOptions(PreferenceOptions):
+    """DCA's own settings (module docstring) beside the preference options."""
 
+    loss: str = option("ipo", "Preference loss: ipo (DCA's), sigmoid (DPO) or cal_dpo.")
     mode: Literal["free", "prefill"] = option(
         "prefill", "Response elicitation: free (the paper) or prefill (small models)."
-    )
-    loss: Literal["ipo", "sigmoid", "cal_dpo"] = option(
-        "ipo", "Preference loss: ipo, sigmoid (DPO) or cal_dpo."
-    )
-    beta: float = option(0.1, "DPO/IPO beta.")
-    sft_weight: float = option(
-        0.0, "Weight of the chosen responses' NLL (TRL's 'sft'; 0: the paper's plain loss)."
     )
     eval_modes: tuple[str, ...] = option(
         ("prefill", "distribution"), "Verbalized modes of the before/after evaluation."
     )
-    pairs_file: Path | None = option(None, "Train on these pairs (JSONL, TRL format).")
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.mode not in ("free", "prefill"):
             raise TrainingRunError(f"mode: must be free or prefill, got {self.mode!r}")
-        if self.loss not in PREFERENCE_LOSSES:
-            known = ", ".join(PREFERENCE_LOSSES)
-            raise TrainingRunError(f"loss: must be one of {known}, got {self.loss!r}")
-        if not self.beta > 0:
-            raise TrainingRunError(f"beta: must be > 0, got {self.beta}")
-        if not self.sft_weight >= 0:
-            raise TrainingRunError(f"sft-weight: must be >= 0, got {self.sft_weight}")
         for m in self.eval_modes:
             if m not in MODES:
                 known = ", ".join(MODES)
                 raise TrainingRunError(f"eval-modes: unknown mode {m!r} (known: {known})")
-        if self.pairs_file is not None and not Path(self.pairs_file).is_file():
-            raise TrainingRunError(f"pairs-file: {self.pairs_file} does not exist")
 
 
 def build(ctx: DataContext, options: DCAOptions) -> tuple[list[DCAPair], Any]:
@@ -97,29 +80,6 @@ def build(ctx: DataContext, options: DCAOptions) -> tuple[list[DCAPair], Any]:
     return build_pairs(sources, prompts)
 
 
-def layout(policy: Policy, pairs: Sequence[DCAPair], options: DCAOptions) -> list[TreeItem]:
-    """Each pair tokenised as TRL does (``dca_data.tokenize_pair``)."""
-    return [
-        tokenize_pair(
-            policy.tokenizer, p.prompt, p.chosen, p.rejected, add_special_tokens=policy.special
-        )
-        for p in pairs
-    ]
-
-
-def prepare(policy: Policy, items: Sequence[TreeItem], options: DCAOptions) -> torch.Tensor:
-    """The reference log-probabilities (the policy with its adapter disabled), once per pair."""
-    return reference_logps(policy.model, policy.scorer, items)
-
-
-def records(
-    items: Sequence[TreeItem], pairs: Sequence[DCAPair], reference: torch.Tensor,
-    options: DCAOptions, settings: Any,
-) -> tuple[list[dict[str, Any]], Any]:  # fmt: skip
-    """The Trainer's records: each pair's layout and its reference log-probabilities."""
-    return preference_records(items, reference), settings
-
-
 def describe(options: DCAOptions) -> str:
     """The card's paragraph."""
     return (
@@ -139,12 +99,10 @@ METHOD = TrainingMethod(
     record=DCAPair,
     answers=lambda o: ((PAIR_FORMAT,), (o.mode,)),
     build=build,
-    layout=layout,
-    prepare=prepare,
+    layout=pair_layout,
+    prepare=prepare_reference,
     records=records,
-    loss=lambda scorer, o: preference_loss(
-        scorer, loss_type=o.loss, beta=o.beta, sft_weight=o.sft_weight
-    ),
+    loss=options_loss,
     describe=describe,
     evaluation="alignment",
 )

@@ -19,22 +19,20 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import torch
-
-from confalign.backends.packed import TreeItem
-from confalign.train.dca_data import read_pairs, tokenize_pair
-from confalign.train.losses import PREFERENCE_LOSSES
+from confalign.train.dca_data import read_pairs
 from confalign.train.methods.base import (
     DataContext,
-    Policy,
     TrainingMethod,
-    TrainingRunError,
-    option,
 )
-from confalign.train.preference import preference_loss, preference_records, reference_logps
+from confalign.train.preference import (
+    PreferenceOptions,
+    options_loss,
+    pair_layout,
+    prepare_reference,
+    records,
+)
 from confalign.train.preference_data import (
     FILE,
     OwnAnswer,
@@ -44,26 +42,9 @@ from confalign.train.preference_data import (
 
 
 @dataclass(frozen=True)
-class DPOOptions:
-    """The alignment's own settings (module docstring)."""
-
-    loss: Literal["sigmoid", "ipo", "cal_dpo"] = option(
-        "sigmoid", "Preference loss: sigmoid (DPO), ipo or cal_dpo (Cal-DPO)."
-    )
-    beta: float = option(0.1, "DPO/IPO/Cal-DPO beta.")
-    sft_weight: float = option(0.0, "Weight of the chosen completions' NLL (TRL's 'sft').")
-    pairs_file: Path | None = option(None, "Train on these pairs (JSONL, TRL format).")
-
-    def __post_init__(self) -> None:
-        if self.loss not in PREFERENCE_LOSSES:
-            known = ", ".join(PREFERENCE_LOSSES)
-            raise TrainingRunError(f"loss: must be one of {known}, got {self.loss!r}")
-        if not self.beta > 0:
-            raise TrainingRunError(f"beta: must be > 0, got {self.beta}")
-        if not self.sft_weight >= 0:
-            raise TrainingRunError(f"sft-weight: must be >= 0, got {self.sft_weight}")
-        if self.pairs_file is not None and not Path(self.pairs_file).is_file():
-            raise TrainingRunError(f"pairs-file: {self.pairs_file} does not exist")
+class DPOOptions(PreferenceOptions):
+    """The alignment's own settings (module docstring): the preference options, DPO's loss
+    by default."""
 
 
 def own_answers(rows: Sequence[Any]) -> dict[str, OwnAnswer]:
@@ -94,29 +75,6 @@ def build(ctx: DataContext, options: DPOOptions) -> tuple[list[PreferencePair], 
     )
 
 
-def layout(policy: Policy, pairs: Sequence[PreferencePair], options: DPOOptions) -> list[TreeItem]:
-    """Each pair tokenised as TRL does (``dca_data.tokenize_pair``)."""
-    return [
-        tokenize_pair(
-            policy.tokenizer, p.prompt, p.chosen, p.rejected, add_special_tokens=policy.special
-        )
-        for p in pairs
-    ]
-
-
-def prepare(policy: Policy, items: Sequence[TreeItem], options: DPOOptions) -> torch.Tensor:
-    """The reference log-probabilities (the policy with its adapter disabled), once per pair."""
-    return reference_logps(policy.model, policy.scorer, items)
-
-
-def records(
-    items: Sequence[TreeItem], pairs: Sequence[PreferencePair], reference: torch.Tensor,
-    options: DPOOptions, settings: Any,
-) -> tuple[list[dict[str, Any]], Any]:  # fmt: skip
-    """Each pair's layout and its reference log-probabilities."""
-    return preference_records(items, reference), settings
-
-
 def describe(options: DPOOptions) -> str:
     """The card's paragraph."""
     names = {"sigmoid": "DPO", "ipo": "IPO", "cal_dpo": "Cal-DPO"}
@@ -136,12 +94,10 @@ METHOD = TrainingMethod(
     record=PreferencePair,
     answers=lambda o: ((), ()),
     build=build,
-    layout=layout,
-    prepare=prepare,
+    layout=pair_layout,
+    prepare=prepare_reference,
     records=records,
-    loss=lambda scorer, o: preference_loss(
-        scorer, loss_type=o.loss, beta=o.beta, sft_weight=o.sft_weight
-    ),
+    loss=options_loss,
     describe=describe,
     evaluation="preference",
     defaults={"ood_dataset": None, "train_limit": 1000, "eval_limit": 200, "lr": 5e-5},
