@@ -145,3 +145,19 @@ def test_errors_are_one_line_before_any_model_loads(tiny_model_dir: Path, tmp_pa
         *invoke("-p", f"default,{tiny_model_dir}", "--methods", "verbalized", "-o", out),
         "unknown 'verbalized'",
     )
+
+
+def test_trained_adapters_are_labelled_by_their_run_folder(tmp_path: Path) -> None:
+    from confalign.analysis.study.config import ModelSpec, Pair, StudyConfig, StudyError
+
+    for name in ("dpo", "caldpo"):
+        (tmp_path / name / "adapter").mkdir(parents=True)
+    (tmp_path / "other" / "dpo").mkdir(parents=True)
+    dpo = ModelSpec("default", str(tmp_path / "dpo" / "adapter"))
+    caldpo = ModelSpec("default", str(tmp_path / "caldpo" / "adapter"))
+    assert (dpo.label, caldpo.label) == ("default+dpo", "default+caldpo")
+    config = StudyConfig(pairs=(Pair(dpo, caldpo),), output=tmp_path / "s")
+    assert [m.label for m in config.models()] == ["default+dpo", "default+caldpo"]
+    clash = ModelSpec("default", str(tmp_path / "other" / "dpo"))
+    with pytest.raises(StudyError, match="both labelled 'default\\+dpo'"):
+        StudyConfig(pairs=(Pair(ModelSpec("default"), dpo), Pair(dpo, clash)), output=tmp_path)

@@ -56,10 +56,16 @@ class ModelSpec:
 
     @property
     def label(self) -> str:
-        """``model`` or ``model+adapter-folder-name``, for tables."""
+        """``model`` or ``model+adapter-folder-name``, for tables; a folder named ``adapter``
+        (where ``confalign train`` writes it) is named by its run folder (``dpo/adapter``:
+        ``dpo``), so two trained adapters do not share a label."""
         if not self.adapter:
             return self.model
-        return f"{self.model}+{Path(self.adapter).name or self.adapter}"
+        folder = Path(self.adapter)
+        name = (
+            folder.parent.name if folder.name == "adapter" and folder.parent.name else folder.name
+        )
+        return f"{self.model}+{name or self.adapter}"
 
     @property
     def key(self) -> str:
@@ -158,6 +164,14 @@ def _validate(config: StudyConfig) -> None:
     labels = [p.label for p in config.pairs]
     if len(set(labels)) != len(labels):
         raise StudyError(f"pairs: a pair is given twice ({labels})")
+    seen: dict[str, ModelSpec] = {}
+    for spec in config.models():
+        other = seen.setdefault(spec.label, spec)
+        if not other.same_as(spec):
+            raise StudyError(
+                f"pairs: two different models are both labelled {spec.label!r} "
+                f"({other.adapter} and {spec.adapter}); give their adapter folders other names"
+            )
     _check_subset("tasks", config.tasks, None)
     _check_subset("methods", config.methods, METHODS)
     _check_subset("metrics", config.metrics, METRICS)
