@@ -152,15 +152,17 @@ def test_verbalized_all_modes_records_and_calls() -> None:
     records = VerbalizedExtractor(config).extract(backend, examples)
     keys = [f"verbalized/probability/{m}" for m in ("free", "prefill", "distribution")]
     assert [(r.example_id, r.key) for r in records] == [(ex.id, k) for ex in examples for k in keys]
-    # free: 1 generate; own answers: 1 score (MC) + 1 generate (open); prefill: 1 generate;
-    # distribution: 1 score. Every call takes the whole batch.
+    # open own answers: 1 generate, once for every format; free: 1 generate; MC own answers:
+    # 1 score; prefill: 1 generate; distribution: 1 score. Every call takes the whole batch.
     assert backend.calls == [
+        ("generate", 1),
         ("generate", 3),
         ("score", 2),
-        ("generate", 1),
         ("generate", 3),
         ("score", 3),
     ]
+    # the open answer is asked on the plain answer prompt (answer_prob's), not the verbalized one
+    assert backend.generate_requests[0].prompt == answer_prompt(examples[1])
     free = records[0]
     assert (free.prediction, free.confidence, free.correct) == ("C", 0.7, True)
     assert free.mode == "free" and free.format == "probability" and not free.parse_failed

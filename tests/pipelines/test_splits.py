@@ -86,3 +86,24 @@ def test_held_apart_families_as_the_ood_set() -> None:
             "dca", output=Path("unused"), dataset="world_facts", train_split="geography_train",
             ood_dataset="world_facts", ood_split="geography_train",
         )  # fmt: skip
+
+
+def test_validation_from_a_split_of_its_own(tmp_path: Path) -> None:
+    rows = [
+        {"id": f"{part}{i}", "question": f"{part} {i}?", "gold": str(i), "split": part}
+        for part in ("train", "validation", "test")
+        for i in range(12)
+    ]
+    path = tmp_path / "parts.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    s = make_config(
+        "dca", output=tmp_path / "o", dataset=str(path), ood_dataset=None, train_split="train",
+        validation_split="validation", eval_split="test", train_limit=12, eval_limit=5,
+        validation_limit=4,
+    ).settings  # fmt: skip
+    splits = make_splits(s)
+    assert all(e.id.startswith("validation") for e in splits.validation)
+    assert len(splits.validation) == 4
+    # the training split is not thinned by the validation sample: all 12 training rows remain
+    assert sorted(e.id for e in splits.train) == sorted(f"train{i}" for i in range(12))
+    assert all(e.id.startswith("test") for e in splits.heldout)

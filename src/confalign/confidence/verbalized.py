@@ -5,11 +5,16 @@ Method key: ``verbalized/<format>/<mode>``, one per (format, mode) per example.
 - ``free``: one greedy generation on ``prompts.verbalized_prompt``; the answer
   (``parsing.parse_choice``/``parse_open_answer``) and the confidence (``parse_confidence``)
   are both read from the text.
-- ``prefill``: first the model's own answer on the same user turn with the assistant turn
-  ``"Answer:"``: for multiple choice the argmax over the option letters' next-token masses
-  (one ``score`` call with ``candidates``), for open QA the greedy answer up to a newline. Then
-  the assistant turn is written up to the cue, ``"Answer: <its answer>\\n<cue>"``, and the
-  model generates only the value (greedy, stopping at a newline); ``cue + value`` is parsed.
+- ``prefill``: first the model's own answer. For multiple choice: the argmax over the option
+  letters' next-token masses on the same user turn with the assistant turn ``"Answer:"`` (one
+  ``score`` call with ``candidates``). For open QA: the greedy answer up to a newline on the
+  plain answer prompt (``prompts.answer_prompt``, ``answer_prob``'s), the same for every
+  format. Asked for "Answer: <answer>" and a confidence on one line pair, small models write
+  the template's placeholder or the confidence itself as their answer (SmolLM2-135M: "A (very
+  high)" for 138 of 160 world_facts questions; Gemma-3-270M base: "<answer>" for all 200),
+  which leaves nothing to grade. Then the assistant turn is written up to the cue,
+  ``"Answer: <its answer>\\n<cue>"``, and the model generates only the value (greedy,
+  stopping at a newline); ``cue + value`` is parsed.
 - ``distribution``: after the same prefill, one ``ScoreRequest`` whose continuations are every
   level of the format (``" " + level``, see ``formats``): P(level) = exp(sum of the level's
   token log-probs), renormalised over the levels; Cv = sum P(level) * value(level);
@@ -17,8 +22,9 @@ Method key: ``verbalized/<format>/<mode>``, one per (format, mode) per example.
   ``extra["level_mass"]``, the unnormalised total probability of the level set.
 
 ``prefill``/``distribution`` records also carry ``extra["answer_ci"]``: the model's internal
-confidence in its own answer on that prompt (renormalised letter probability, or exp(mean
-token log-prob) of the open answer), which DCA pairs with Cv. Each mode raises
+confidence in its own answer on the prompt that produced it (the renormalised letter
+probability, or exp(mean token log-prob) of the open answer, i.e. ``answer_prob``), which DCA
+pairs with Cv. Each mode raises
 ``CapabilityError`` before any model call when the backend lacks what it needs.
 """
 
@@ -43,6 +49,7 @@ from confalign.confidence.parsing import (
 )
 from confalign.confidence.prompts import (
     ANSWER_PREFIX,
+    answer_prompt,
     option_letters,
     prefill_prompt,
     prompt_manifest,
@@ -117,6 +124,9 @@ class VerbalizedExtractor(Extractor):
             "methods": self.method_keys(),
             "config": asdict(self.config),
             "prompts": prompt_manifest(self.config.formats),
+            # Where the open-QA own answer comes from (a run made before this was the
+            # verbalized prompt is another run, not one to resume).
+            "open_answer_prompt": "answer_prompt",
         }
 
     def check_backend(self, backend: Backend, examples: Sequence[QAExample]) -> None:
@@ -144,12 +154,15 @@ class VerbalizedExtractor(Extractor):
             return []
         out: dict[tuple[int, str], ConfidenceRecord] = {}
         modes = self.config.modes
+        opened: dict[int, OwnAnswer] = {}
+        if "prefill" in modes or "distribution" in modes:
+            opened = self.open_answers(backend, examples)
         for fmt in (get_format(f) for f in self.config.formats):
             if "free" in modes:
                 for i, rec in enumerate(self._free(backend, examples, fmt)):
                     out[i, rec.key] = rec
             if "prefill" in modes or "distribution" in modes:
-                answers = self.own_answers(backend, examples, fmt)
+                answers = self.own_answers(backend, examples, fmt, opened)
                 if "prefill" in modes:
                     for i, rec in enumerate(self._prefill(backend, examples, fmt, answers)):
                         out[i, rec.key] = rec
@@ -161,10 +174,15 @@ class VerbalizedExtractor(Extractor):
     # -- the model's own answer ------------------------------------------------------------
 
     def own_answers(
-        self, backend: Backend, examples: Sequence[QAExample], fmt: ConfidenceFormat
+        self,
+        backend: Backend,
+        examples: Sequence[QAExample],
+        fmt: ConfidenceFormat,
+        opened: dict[int, OwnAnswer] | None = None,
     ) -> list[OwnAnswer]:
-        """Greedy answers after ``"Answer:"``: one ``score`` call for the multiple-choice
-        examples (letters), one ``generate`` call for the open ones."""
+        """The model's own answers (module doc): one ``score`` call for the multiple-choice
+        examples (letters, on ``fmt``'s verbalized prompt); the open ones from ``opened``
+        (``open_answers``, computed here when not given)."""
         answers: dict[int, OwnAnswer] = {}
         mc = [i for i, ex in enumerate(examples) if ex.is_multiple_choice]
         if mc:
@@ -182,25 +200,33 @@ class VerbalizedExtractor(Extractor):
                 else:
                     k = int(np.argmax(p))
                     answers[i] = OwnAnswer(LETTERS[k], float(p[k]))
-        opened = [i for i, ex in enumerate(examples) if not ex.is_multiple_choice]
-        if opened:
-            requests_g = [
-                GenerateRequest(
-                    verbalized_prompt(examples[i], fmt, ANSWER_PREFIX),
-                    max_new_tokens=self.config.answer_max_new_tokens,
-                    temperature=0.0,
-                    stop=("\n",),
-                )
-                for i in opened
-            ]
-            for i, gens in zip(opened, backend.generate(requests_g), strict=True):
-                g = gens[0]
-                lps = np.asarray(g.token_logprobs, dtype=np.float64)[
-                    answer_token_slice(g.text, g.tokens)
-                ]
-                ci = float(np.exp(lps.mean())) if len(lps) and g.text.strip() else None
-                answers[i] = OwnAnswer(g.text.strip(), ci, len(g.tokens))
+        answers |= self.open_answers(backend, examples) if opened is None else opened
         return [answers[i] for i in range(len(examples))]
+
+    def open_answers(self, backend: Backend, examples: Sequence[QAExample]) -> dict[int, OwnAnswer]:
+        """Index -> greedy answer of each open-QA example on ``answer_prompt`` (one
+        ``generate`` call; format-independent), with Ci = exp(mean answer-token log-prob)."""
+        opened = [i for i, ex in enumerate(examples) if not ex.is_multiple_choice]
+        if not opened:
+            return {}
+        requests = [
+            GenerateRequest(
+                answer_prompt(examples[i]),
+                max_new_tokens=self.config.answer_max_new_tokens,
+                temperature=0.0,
+                stop=("\n",),
+            )
+            for i in opened
+        ]
+        answers = {}
+        for i, gens in zip(opened, backend.generate(requests), strict=True):
+            g = gens[0]
+            lps = np.asarray(g.token_logprobs, dtype=np.float64)[
+                answer_token_slice(g.text, g.tokens)
+            ]
+            ci = float(np.exp(lps.mean())) if len(lps) and g.text.strip() else None
+            answers[i] = OwnAnswer(g.text.strip(), ci, len(g.tokens))
+        return answers
 
     # -- the three modes -------------------------------------------------------------------
 

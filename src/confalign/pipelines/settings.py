@@ -35,6 +35,9 @@ class RunSettings:
     )
     train_split: str | None = option(None, "Split for training (default: the dataset's).")
     eval_split: str | None = option(None, "Split for the held-out set (default: the dataset's).")
+    validation_split: str | None = option(
+        None, "Split for the validation set (default: held apart from the training split)."
+    )
     ood_split: str | None = option(
         None, "Split of the out-of-distribution dataset (default: its own default split)."
     )

@@ -3,7 +3,8 @@
 - held-out: the seeded (stratified) sample ``confalign eval --limit EVAL_LIMIT --seed EVAL_SEED``
   takes of the evaluation split, so the numbers compare with a plain eval;
 - validation (``VALIDATION_SEED``) and training (``SEED``): from the training split less the
-  held-out examples (and training less validation);
+  held-out examples (and training less validation); or validation from a split of its own
+  (``validation_split``, e.g. ``world_facts``' entity-disjoint ``validation``);
 - out of distribution (``OOD_SEED``): a sample of another dataset (the same dataset and split
   is refused when the settings are built).
 
@@ -52,8 +53,14 @@ def make_splits(s: RunSettings) -> Splits:
         pool = [ex for ex in pool if ex.id not in held_ids]
     validation: list[QAExample] = []
     if s.validation_limit:
+        own = s.validation_split is not None
+        source = (
+            list(load_benchmark(s.dataset, split=s.validation_split, subjects=subjects).examples)
+            if own
+            else pool
+        )
         validation = sample(
-            pool, limit=s.validation_limit, seed=s.validation_seed, stratify=s.stratify
+            source, limit=s.validation_limit, seed=s.validation_seed, stratify=s.stratify
         )
         val_ids = {ex.id for ex in validation}
         pool = [ex for ex in pool if ex.id not in val_ids]
