@@ -23,7 +23,7 @@ from confalign.data.world_facts import (
     unambiguous,
     world_facts,
 )
-from confalign.data.world_sources import CONTINENTS, countries
+from confalign.data.world_sources import CONTINENT_ADJECTIVES, CONTINENTS, countries
 from confalign.data.world_sources import cities as all_cities
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
@@ -91,8 +91,8 @@ HAND_CHECKED = {
         ("CFA franc", "West African CFA franc"),
         3,
     ),
-    "wf-continent-KE": ("On which continent is Kenya?", "Africa", (), 1),
-    "wf-continent-CL": ("On which continent is Chile?", "South America", (), 2),
+    "wf-continent-KE": ("On which continent is Kenya?", "Africa", ("African",), 1),
+    "wf-continent-CL": ("On which continent is Chile?", "South America", ("South American",), 2),
     "wf-element_symbol-Z79": ("What is the chemical symbol for gold?", "Au", (), 4),
     "wf-element_symbol-Z26": ("What is the chemical symbol for iron?", "Fe", (), 2),
     "wf-symbol_element-Z47": ("Which chemical element has the symbol Ag?", "Silver", (), 3),
@@ -200,7 +200,8 @@ def test_city_continent_asks_the_same_cities_and_skips_two_continents(
     cities = {f"city{c.id}": c for c in all_cities()}
     for ex in city_continent:
         city = cities[ex.meta["entity"]]
-        assert ex.gold == CONTINENTS[states[city.country].continent] and not ex.aliases
+        code = states[city.country].continent
+        assert (ex.gold, ex.aliases) == (CONTINENTS[code], CONTINENT_ADJECTIVES[code])
         assert city.country not in wf.TRANSCONTINENTAL
         # no city on an island of another continent than its country's (Canaries, Hawaii,
         # Madeira): none ranks among the kept cities
@@ -379,3 +380,22 @@ def test_registered_and_shown_by_the_cli() -> None:
     code, out, _ = run_app(app, ["datasets", "list"])
     row = next(ln for ln in out.splitlines() if ln.startswith("world_facts "))
     assert "installed" in row and "638 (test)" in row
+
+
+def test_a_continent_named_by_its_adjective_is_right() -> None:
+    """ "located in the African continent" answers "Africa" for a reader; "American" alone
+    names neither America, and a negated adjective is no answer."""
+    from confalign.data import load_benchmark
+    from confalign.data.grading import is_correct
+
+    (kenya,) = [
+        e
+        for e in load_benchmark(
+            "world_facts:train+world_facts:validation+world_facts:test"
+        ).examples
+        if e.id == "wf-continent-KE"
+    ]
+    assert is_correct("Kenya is located in the African continent.", kenya)
+    assert is_correct("It is an East African country.", kenya)
+    assert not is_correct("Kenya is not an African country.", kenya)
+    assert not is_correct("Kenya is a European country.", kenya)

@@ -47,6 +47,7 @@ from confalign.data.answer_tokens import strip_accents
 from confalign.data.example import QAExample
 from confalign.data.matching import answer_key
 from confalign.data.world_sources import (
+    CONTINENT_ADJECTIVES,
     CONTINENTS,
     ELEMENT_SPELLINGS,
     UK_NATIONS,
@@ -154,7 +155,15 @@ def _country_facts() -> list[Fact]:
         if c.currency:
             out.append(Fact("currency", c.code, name, c.currency, level))
         if c.code not in TRANSCONTINENTAL:
-            out.append(Fact("continent", c.code, name, (CONTINENTS[c.continent],), level))
+            out.append(
+                Fact(
+                    "continent",
+                    c.code,
+                    name,
+                    (CONTINENTS[c.continent], *CONTINENT_ADJECTIVES[c.continent]),
+                    level,
+                )
+            )
     return out
 
 
@@ -204,7 +213,10 @@ def _city_facts() -> list[Fact]:
             country, entity = states[city.country], f"city{city.id}"
             out.append(Fact("city_country", entity, city.name, city_answers(city, country), level))
             if city.country not in TRANSCONTINENTAL:
-                continent = (CONTINENTS[country.continent],)
+                continent = (
+                    CONTINENTS[country.continent],
+                    *CONTINENT_ADJECTIVES[country.continent],
+                )
                 out.append(Fact("city_continent", entity, city.name, continent, level))
     return out
 
