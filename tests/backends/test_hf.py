@@ -476,3 +476,23 @@ def test_base_model_sees_lm_evals_mmlu_prompt(tiny_model_dir: Path) -> None:
     )
     assert backend.render(answer_prompt(ex)) == want
     assert tiny(tiny_model_dir).render(answer_prompt(ex)).endswith(HEADER + "Answer:")
+
+
+def test_a_repeated_greedy_request_is_served_from_memory(
+    tiny_backend: HFBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """answer_prob and the verbalized modes ask the same greedy answer: the model runs once
+    for it; a sampled request always runs."""
+    from confalign.backends.base import GenerateRequest, Prompt
+
+    greedy = GenerateRequest(Prompt(user="Cache me once, please?"), max_new_tokens=4)
+    first = tiny_backend.generate([greedy])
+    calls: list[int] = []
+    run = tiny_backend._generator.run
+    monkeypatch.setattr(
+        tiny_backend._generator, "run", lambda reqs, *a: calls.append(len(reqs)) or run(reqs, *a)
+    )
+    sampled = GenerateRequest(greedy.prompt, max_new_tokens=4, temperature=1.0, seed=3)
+    again, _ = tiny_backend.generate([greedy, sampled])
+    assert calls == [1]  # the sampled request alone reached the model
+    assert again is first[0] and again[0].text == first[0][0].text

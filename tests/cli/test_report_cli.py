@@ -91,7 +91,7 @@ def test_demo_runs_the_library_demo_and_prints_the_table(
     assert (
         config.limit == 60
         and config.stratify
-        and config.datasets == ("mmlu_offline", "calibrated_math")
+        and config.datasets == ("mmlu_offline", "calibrated_math", "world_facts")
     )
     assert config.modes == ("prefill", "distribution")
     assert f"report: {tmp_path / 'demo' / 'report' / 'report.html'}" in out

@@ -109,10 +109,10 @@ def test_a_split_in_the_name_and_unions_of_benchmarks() -> None:
         ("calibrated_math", None),
     ]
     one = load_benchmark("world_facts:elements_test")
-    assert len(one.examples) == 73 and one.split == "elements_test"  # SIZES of world_facts
+    assert len(one.examples) == 98 and one.split == "elements_test"  # SIZES of world_facts
     both = load_benchmark("world_facts:elements_test+world_facts:elements_validation")
-    assert len(both.examples) == 73 + 74
-    assert [ex.id for ex in both.examples[:73]] == [ex.id for ex in one.examples]
+    assert len(both.examples) == 98 + 99
+    assert [ex.id for ex in both.examples[:98]] == [ex.id for ex in one.examples]
     math = load_benchmark(
         "world_facts:elements_test+calibrated_math:train", subjects=("element_number", "addition/1")
     )

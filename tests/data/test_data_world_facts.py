@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from confalign.data import BENCHMARKS, add_distractors, is_correct, load_benchmark
+from confalign.data import world_facts as wf
 from confalign.data.answer_tokens import strip_accents as fold
 from confalign.data.benchmarks.world_facts import SIZES, SPLITS, examples
 from confalign.data.world_facts import (
@@ -22,22 +23,37 @@ from confalign.data.world_facts import (
     unambiguous,
     world_facts,
 )
+from confalign.data.world_sources import CONTINENT_ADJECTIVES, CONTINENTS, countries
 from confalign.data.world_sources import cities as all_cities
-from confalign.data.world_sources import countries
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
 from cli_helpers import group, run_app
 
-# questions per family x level (docs/datasets/world_facts.md has the same table)
+# questions per family x level and per family x part (train, validation, test);
+# docs/datasets/world_facts.md has the same table
 CELLS = {
     "capital": [29, 38, 37, 39, 36],
     "capital_country": [28, 36, 36, 36, 35],
-    "city_country": [25, 40, 40, 40, 40],
+    "city_country": [25, 49, 125, 199, 199],
     "currency": [29, 39, 38, 40, 45],
     "continent": [26, 38, 39, 38, 43],
+    "city_continent": [24, 44, 117, 186, 182],
     "element_symbol": [16, 17, 16, 31, 30],
     "symbol_element": [18, 18, 18, 32, 32],
     "element_number": [18, 18, 18, 32, 32],
+    "number_element": [18, 18, 18, 32, 32],
+}
+PER_PART = {
+    "capital": (89, 39, 51),
+    "capital_country": (88, 36, 47),
+    "city_country": (296, 127, 174),
+    "currency": (95, 42, 54),
+    "continent": (92, 40, 52),
+    "city_continent": (272, 119, 162),
+    "element_symbol": (63, 24, 23),
+    "symbol_element": (68, 25, 25),
+    "element_number": (68, 25, 25),
+    "number_element": (68, 25, 25),
 }
 
 
@@ -75,8 +91,8 @@ HAND_CHECKED = {
         ("CFA franc", "West African CFA franc"),
         3,
     ),
-    "wf-continent-KE": ("On which continent is Kenya?", "Africa", (), 1),
-    "wf-continent-CL": ("On which continent is Chile?", "South America", (), 2),
+    "wf-continent-KE": ("On which continent is Kenya?", "Africa", ("African",), 1),
+    "wf-continent-CL": ("On which continent is Chile?", "South America", ("South American",), 2),
     "wf-element_symbol-Z79": ("What is the chemical symbol for gold?", "Au", (), 4),
     "wf-element_symbol-Z26": ("What is the chemical symbol for iron?", "Fe", (), 2),
     "wf-symbol_element-Z47": ("Which chemical element has the symbol Ag?", "Silver", (), 3),
@@ -88,6 +104,38 @@ HAND_CHECKED = {
     ),
     "wf-element_number-Z6": ("What is the atomic number of carbon?", "6", (), 1),
     "wf-element_number-Z92": ("What is the atomic number of uranium?", "92", (), 5),
+}
+# the element of an atomic number: (Z, gold, aliases that must be there, level)
+HAND_CHECKED |= {
+    f"wf-number_element-Z{z}": (f"Which chemical element has atomic number {z}?", *rest)
+    for z, *rest in [
+        (79, "Gold", (), 4),
+        (6, "Carbon", (), 1),
+        (26, "Iron", (), 2),
+        (13, "Aluminum", ("aluminium",), 1),
+        (16, "Sulfur", ("sulphur",), 1),
+        (92, "Uranium", (), 5),
+    ]
+}
+# cities by GeoNames id: (name, country, continent, level); the levels by rank among the kept
+# cities (Lagos 1-25, Toronto, Osaka, Chicago 76-200, Auckland 201-500, Marseille 501-1200)
+CITIES = {
+    2332459: ("Lagos", "Nigeria", "Africa", 1),
+    6167865: ("Toronto", "Canada", "North America", 3),
+    4887398: ("Chicago", "United States", "North America", 3),
+    1853909: ("Osaka", "Japan", "Asia", 3),
+    3674962: ("Medellín", "Colombia", "South America", 3),
+    2911298: ("Hamburg", "Germany", "Europe", 3),
+    2193733: ("Auckland", "New Zealand", "Oceania", 4),
+    2995469: ("Marseille", "France", "Europe", 5),
+}
+HAND_CHECKED |= {
+    f"wf-{family}-city{city_id}": (question.format(name), answer, (), level)
+    for city_id, (name, country, continent, level) in CITIES.items()
+    for family, question, answer in (
+        ("city_country", "In which country is the city of {}?", country),
+        ("city_continent", "On which continent is the city of {}?", continent),
+    )
 }
 
 
@@ -116,6 +164,76 @@ def test_city_questions_name_the_country_and_uk_nations() -> None:
     assert "England" not in answers
     # capitals are asked the other way round, never here
     assert not any("city of Paris?" in q or "city of Tokyo?" in q for q in cities)
+
+
+def test_raising_the_city_cap_keeps_every_earlier_city_question(
+    by_id: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # each level's pick is a prefix of one fixed order, so the 185 questions of the cap of 40
+    # keep their ids, texts and answers (checked in full when the cap was raised)
+    monkeypatch.setattr(wf, "CITY_CELL", 40)
+    earlier = unambiguous(
+        [f for f in wf._city_facts() if f.family == "city_country"], wf.question_text
+    )
+    assert len(earlier) == 185
+    for fact in earlier:
+        ex = by_id[f"wf-city_country-{fact.entity}"]
+        assert (ex.question, ex.answers, ex.meta["level"]) == (
+            wf.question_text(fact),
+            fact.answers,
+            str(fact.level),
+        )
+    # two picked cities of one name (Fuzhou, Jiangxi, picked at the cap of 40, and Fuzhou,
+    # Fujian) ask one question, the earlier pick's
+    assert "wf-city_country-city1810820" in by_id and "wf-city_country-city1810821" not in by_id
+    questions = Counter(ex.question for ex in world_facts())
+    assert questions.most_common(1)[0][1] == 1
+
+
+def test_city_continent_asks_the_same_cities_and_skips_two_continents(
+    by_id: dict[str, object],
+) -> None:
+    facts = world_facts()
+    city_country = {ex.meta["entity"]: ex for ex in facts if ex.meta["family"] == "city_country"}
+    city_continent = [ex for ex in facts if ex.meta["family"] == "city_continent"]
+    states = {c.code: c for c in countries()}
+    cities = {f"city{c.id}": c for c in all_cities()}
+    for ex in city_continent:
+        city = cities[ex.meta["entity"]]
+        code = states[city.country].continent
+        assert (ex.gold, ex.aliases) == (CONTINENTS[code], CONTINENT_ADJECTIVES[code])
+        assert city.country not in wf.TRANSCONTINENTAL
+        # no city on an island of another continent than its country's (Canaries, Hawaii,
+        # Madeira): none ranks among the kept cities
+        assert (city.country, city.division) not in {("ES", "53"), ("US", "HI"), ("PT", "30")}
+        twin = city_country.get(ex.meta["entity"])
+        if twin is not None:  # same city, same level and part
+            assert (twin.meta["level"], twin.split) == (ex.meta["level"], ex.split)
+    # Port Sudan: its country is in its name (left out of city_country), its continent is not
+    assert {ex.meta["entity"] for ex in city_continent} - set(city_country) == {"city377039"}
+    # Istanbul (Turkey), Almaty (Kazakhstan), Sydney (Australia): the country, not the continent
+    for city_id in ("745044", "1526384", "2147714"):
+        assert f"wf-city_country-city{city_id}" in by_id
+        assert f"wf-city_continent-city{city_id}" not in by_id
+    golds = Counter(ex.gold for ex in city_continent)
+    assert golds["Asia"] == 388 and set(golds) == set(CONTINENTS.values())
+
+
+def test_number_element_is_with_the_elements_other_questions(by_id: dict[str, object]) -> None:
+    numbers = [ex for ex in world_facts() if ex.meta["family"] == "number_element"]
+    assert len(numbers) == 118 and {ex.meta["group"] for ex in numbers} == {"elements"}
+    for ex in numbers:
+        z = ex.meta["entity"][1:]
+        assert ex.question == f"Which chemical element has atomic number {z}?"
+        # the same answers as "Which chemical element has the symbol ...?", in the same part
+        by_symbol = by_id[f"wf-symbol_element-Z{z}"]
+        assert (ex.gold, ex.aliases, ex.split) == (
+            by_symbol.gold,
+            by_symbol.aliases,
+            by_symbol.split,
+        )
+        assert by_id[f"wf-element_number-Z{z}"].split == ex.split
+    assert by_id["wf-number_element-Z55"].aliases == ("caesium",)
 
 
 def test_ambiguous_questions_are_left_out(by_id: dict[str, object]) -> None:
@@ -172,6 +290,16 @@ def test_levels_and_counts() -> None:
 def test_sizes_and_parts_are_disjoint_by_entity() -> None:
     parts = {p: examples(p) for p in ("train", "validation", "test")}
     assert {p: len(v) for p, v in parts.items()} == {p: SIZES[p] for p in parts}
+    assert SIZES == {"train": 1199, "validation": 502, "test": 638, "all": 2339}
+    per_part = Counter((ex.meta["family"], ex.split) for ex in world_facts())
+    assert {
+        f: tuple(per_part[f, p] for p in ("train", "validation", "test")) for f in FAMILIES
+    } == PER_PART
+    ids = {p: {ex.id for ex in v} for p, v in parts.items()}
+    assert not ids["train"] & ids["test"] and not ids["train"] & ids["validation"]
+    assert not ids["validation"] & ids["test"]
+    questions = {p: {ex.question for ex in v} for p, v in parts.items()}
+    assert sum(len(q) for q in questions.values()) == len(set().union(*questions.values()))
     entities = {p: {ex.meta["entity"] for ex in v} for p, v in parts.items()}
     assert not entities["train"] & entities["test"]
     assert not entities["train"] & entities["validation"]
@@ -251,4 +379,23 @@ def test_registered_and_shown_by_the_cli() -> None:
     assert out.count("  answer: ") == 3 and "What is the capital of" in out
     code, out, _ = run_app(app, ["datasets", "list"])
     row = next(ln for ln in out.splitlines() if ln.startswith("world_facts "))
-    assert "installed" in row and "330 (test)" in row
+    assert "installed" in row and "638 (test)" in row
+
+
+def test_a_continent_named_by_its_adjective_is_right() -> None:
+    """ "located in the African continent" answers "Africa" for a reader; "American" alone
+    names neither America, and a negated adjective is no answer."""
+    from confalign.data import load_benchmark
+    from confalign.data.grading import is_correct
+
+    (kenya,) = [
+        e
+        for e in load_benchmark(
+            "world_facts:train+world_facts:validation+world_facts:test"
+        ).examples
+        if e.id == "wf-continent-KE"
+    ]
+    assert is_correct("Kenya is located in the African continent.", kenya)
+    assert is_correct("It is an East African country.", kenya)
+    assert not is_correct("Kenya is not an African country.", kenya)
+    assert not is_correct("Kenya is a European country.", kenya)

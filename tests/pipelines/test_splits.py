@@ -75,10 +75,10 @@ def test_held_apart_families_as_the_ood_set() -> None:
     ).settings  # fmt: skip
     splits = make_splits(s)
     assert {ex.meta["family"] for ex in splits.train} <= {
-        "capital", "capital_country", "city_country", "currency", "continent"
+        "capital", "capital_country", "city_country", "currency", "continent", "city_continent"
     }  # fmt: skip
     assert {ex.meta["family"] for ex in splits.ood} <= {
-        "element_symbol", "symbol_element", "element_number"
+        "element_symbol", "symbol_element", "element_number", "number_element"
     }  # fmt: skip
     assert len(splits.ood) == 12 and set(overlaps(splits).values()) == {0}
     with pytest.raises(TrainingRunError, match="is the training dataset and split"):

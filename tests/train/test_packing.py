@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM
 
-from confalign.backends.packed import TreeItem, common_length, fill_lines, tree_row
+from confalign.backends.packed import TreeItem, common_length, fill_lines, item_batches, tree_row
 from confalign.train.packing import PackedScorer
 
 ITEMS = [
@@ -102,10 +102,13 @@ def test_packed_gradients_equal_plain_gradients() -> None:
         assert torch.allclose(grads[name], p.grad, atol=1e-5), name
 
 
-def test_sliding_window_models_fall_back_to_plain_rows() -> None:
+@pytest.mark.parametrize("batch_tokens", [4096, 12])
+def test_sliding_window_models_fall_back_to_plain_rows(batch_tokens: int) -> None:
     model = _tiny(MistralForCausalLM, MistralConfig, sliding_window=3)
-    scorer = PackedScorer(model, pad_id=0)
+    scorer = PackedScorer(model, pad_id=0, batch_tokens=batch_tokens)
     assert not scorer.tree  # a custom mask would override the window
+    plan = scorer.plan(ITEMS)
+    assert sorted(i for owners in plan.owners for i in owners) == list(range(len(ITEMS)))
     with torch.no_grad():
         out = scorer(model, ITEMS[:2])
         for item, got in zip(ITEMS[:2], out, strict=True):
@@ -120,3 +123,11 @@ def test_fill_lines_packs_first_fit_decreasing_within_the_longest_row() -> None:
     assert fill_lines([5, 3, 2, 4, 1], 10) == [[[0], [3, 4]], [[1, 2]]]
     assert fill_lines([7], 3) == [[[0]]]  # a row wider than the budget still gets a pass
     assert fill_lines([], 10) == []
+
+
+def test_item_batches_keep_every_item_whole() -> None:
+    # items' row lengths: item 0 rows 0-1, item 1 rows 2-4, item 2 row 5. Widest item first:
+    # item 1 sets width 6 (2 lines of 12 tokens, but its 3 rows stay together), item 0 opens
+    # the next batch (width 4: 3 lines), item 2 fills its third line.
+    assert item_batches([[3, 4], [6, 6, 5], [2]], 12) == [[[2], [3], [4]], [[0], [1], [5]]]
+    assert item_batches([[3], [3]], 6) == [[[0], [1]]]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
@@ -62,18 +61,13 @@ def test_only_the_value_tokens_are_read(tiny_model_dir: Path) -> None:
     assert tokenizer.decode(item.prompt).endswith("Confidence:")
 
 
-class _FakeScorer:
-    """Per item one completion: (summed log-probability, token count), as ``PackedScorer``."""
-
-    def __init__(self, sums: list[tuple[float, float]]) -> None:
-        self.sums = sums
-
-    def __call__(self, model: Any, items: list[Any]) -> list[torch.Tensor]:
-        return [torch.tensor([list(s)], requires_grad=True) for s in self.sums]
-
-
 def test_the_loss_is_the_value_tokens_mean_nll() -> None:
     item = TreeItem((1,), ((2,),))
-    loss, metrics = sft_loss(_FakeScorer([(-2.0, 2.0), (-3.0, 1.0)]))(None, {"item": [item] * 2})
-    assert float(loss.detach()) == pytest.approx(5 / 3)  # -(-2 - 3) / (2 + 1) tokens
+    objective = sft_loss(None).objective({"item": [item, TreeItem((1,), ((2, 3),))]})
+    # per item one completion: (summed log-probability, token count), as ``PackedScorer``
+    scores = [torch.tensor([[-3.0, 1.0]]), torch.tensor([[-2.0, 2.0]])]
+    loss, metrics = objective.share([0, 1], scores), objective.metrics(scores)
+    assert float(loss) == pytest.approx(5 / 3)  # -(-3 - 2) / (1 + 2) tokens
+    # a share is the items' part of the batch's loss: the batch's token count divides
+    assert float(objective.share([1], scores[1:])) == pytest.approx(2 / 3)
     assert metrics["value_nll"] == pytest.approx(5 / 3)

@@ -84,6 +84,7 @@ from confalign.backends.packed import Row, plain_row, shared_row
 from confalign.backends.peft_compat import peft_wrapping
 
 _TRAILING_SPACE = " \t"
+GREEDY_CACHE = 8192  # greedy generations kept per backend (a few kB each)
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,7 @@ class HFBackend(Backend):
         self._shared = self.options.share_prompt and self._scorer.supports_tree_mask
         self._generator = Generator(self.model, self.tokenizer, self.eos_ids)
         self._chainer = Chainer(self._scorer, self._generator, self.pad_id)
+        self._greedy: OrderedDict[GenerateRequest, list[Generation]] = OrderedDict()
         self._encoded: OrderedDict[tuple[str, bool], list[int]] = OrderedDict()
         self._candidates: dict[str, list[int]] = {}
         if not self.chat:
@@ -300,8 +302,26 @@ class HFBackend(Backend):
     def generate(self, requests: Sequence[GenerateRequest]) -> list[list[Generation]]:
         for r in requests:
             _check_generate_request(r)
-        prompt_ids = [self._generation_prompt(r.prompt) for r in requests]
-        return self._generator.run(requests, prompt_ids, self.options.generate_batch_tokens)
+        # A greedy generation is a function of its request and the weights, which do not change
+        # in a backend's life: a repeated one is served from memory. An eval run asks the same
+        # greedy open answer twice (``answer_prob``'s, and the verbalized modes' own answer).
+        out: list[list[Generation] | None] = [
+            self._greedy.get(r) if r.temperature == 0 else None for r in requests
+        ]
+        todo = [i for i, o in enumerate(out) if o is None]
+        if todo:
+            fresh = self._generator.run(
+                [requests[i] for i in todo],
+                [self._generation_prompt(requests[i].prompt) for i in todo],
+                self.options.generate_batch_tokens,
+            )
+            for i, generations in zip(todo, fresh, strict=True):
+                out[i] = generations
+                if requests[i].temperature == 0:
+                    self._greedy[requests[i]] = generations
+                    if len(self._greedy) > GREEDY_CACHE:
+                        self._greedy.popitem(last=False)
+        return [o for o in out if o is not None]
 
     def _generation_prompt(self, prompt: Prompt) -> list[int]:
         text = self.render(prompt)

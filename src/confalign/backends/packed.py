@@ -4,12 +4,13 @@ A ``Row`` is one sequence and the positions whose next-token distributions are r
 ``shared_row`` (a prompt and its continuations as *branches*: the backend's layout),
 ``tree_row`` (a prompt and its completions as a trie, every distinct prefix once: training's
 layout, where ADVICE's ten levels share a 20-token answer) and ``plain_row`` (prompt + one
-continuation, the reference). ``make_batches`` (the backend) and ``fill_lines`` (training)
-group rows into lines; ``Layout`` places them in a padded (batch, width) array; ``tree_mask``
-(branches) and ``trie_mask`` (ancestors) give the attention masks that keep every row, and
-every branch, apart. ``split_body_head`` and ``has_sliding_window`` say whether a model can
-take the layout and its projection at read positions only. The why of it all is in
-``_hf_scoring``'s docstring (the backend) and ``train.packing``'s (training).
+continuation, the reference). ``make_batches`` (the backend), ``fill_lines`` and
+``item_batches`` (training: trie rows, plain rows) group rows into lines; ``Layout`` places
+them in a padded (batch, width) array; ``tree_mask`` (branches) and ``trie_mask`` (ancestors)
+give the attention masks that keep every row, and every branch, apart. ``split_body_head``
+and ``has_sliding_window`` say whether a model can take the layout and its projection at read
+positions only. The why of it all is in ``_hf_scoring``'s docstring (the backend) and
+``train.packing``'s (training).
 """
 
 from __future__ import annotations
@@ -296,12 +297,14 @@ def tree_row(item: TreeItem) -> tuple[TrieRow, list[np.ndarray]]:
     return TrieRow(row, ancestors), members
 
 
-def trie_mask(
-    layout: Layout, tries: Sequence[np.ndarray], *, sdpa: bool, dtype: torch.dtype
-) -> torch.Tensor:
-    """(batch, 1, width, width) mask of a layout of trie rows (``tries``: their ancestor
-    matrices in placement order): a token attends to its ancestors in its own row; a pad only
-    to itself. Boolean for sdpa (True = attend), additive (0 / dtype min) for eager."""
+def trie_mask(layout: Layout, tries: Sequence[np.ndarray], *, dtype: torch.dtype) -> torch.Tensor:
+    """(batch, 1, width, width) additive mask (0 / ``dtype``'s min) of a layout of trie rows
+    (``tries``: their ancestor matrices in placement order): a token attends to its ancestors
+    in its own row; a pad only to itself.
+
+    Additive for sdpa too, and built once per forward pass: given a boolean mask, sdpa makes
+    an additive copy of it in every layer and autograd keeps each copy for the backward pass
+    (30 masks per pass for SmolLM2-135M); one float mask is shared by every layer."""
     batch, width = layout.ids.shape
     allowed = np.zeros((batch, width, width), dtype=bool)
     allowed[:, np.arange(width), np.arange(width)] = True
@@ -309,12 +312,13 @@ def trie_mask(
         b, col = divmod(start, width)
         n = len(anc)
         allowed[b, col : col + n, col : col + n] = anc
-    return attention_mask(torch.from_numpy(allowed)[:, None], sdpa=sdpa, dtype=dtype)
+    return attention_mask(torch.from_numpy(allowed)[:, None], sdpa=False, dtype=dtype)
 
 
 def attention_mask(allowed: torch.Tensor, *, sdpa: bool, dtype: torch.dtype) -> torch.Tensor:
     """A boolean (batch, 1, queries, keys) mask (True = attend) as the attention takes it:
-    itself for sdpa, additive (0 / dtype min) for eager attention."""
+    itself for sdpa, additive (0 / dtype min) for eager attention (or for sdpa too, where one
+    additive mask shared by every layer beats sdpa's conversion in each: ``trie_mask``)."""
     if sdpa:
         return allowed
     return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill(
@@ -352,6 +356,28 @@ def plain_rows(item: TreeItem) -> tuple[list[Row], list[np.ndarray]]:
     """One causal row per completion (the reference layout); members index each row's reads."""
     rows = [plain_row(item.prompt, c) for c in item.completions]
     return rows, [np.arange(len(c), dtype=np.int64) for c in item.completions]
+
+
+def item_batches(item_rows: Sequence[Sequence[int]], batch_tokens: int) -> list[list[list[int]]]:
+    """Plain rows grouped into batches, one row a line, with every item's rows in one batch
+    (``item_rows[k]``: the lengths of item k's rows, numbered on from the previous item's), so
+    that a batch's share of a loss over items can be backpropagated alone (``train.packing``).
+
+    Items go longest row first; the first item of a batch sets its width, and items join it
+    while its lines (one per row) fit in ``batch_tokens`` (an item too large for one batch
+    gets one of its own), as ``make_batches`` places rows without packing.
+    """
+    starts = np.concatenate([[0], np.cumsum([len(r) for r in item_rows])]).astype(int)
+    order = sorted(range(len(item_rows)), key=lambda k: -max(item_rows[k]))
+    batches: list[list[list[int]]] = []
+    room = 0
+    for k in order:
+        lines = [[int(starts[k]) + j] for j in range(len(item_rows[k]))]
+        if not batches or len(batches[-1]) + len(lines) > room:
+            batches.append([])
+            room = max(len(lines), batch_tokens // max(item_rows[k]))
+        batches[-1].extend(lines)
+    return batches
 
 
 # -- masks and models ------------------------------------------------------------------

@@ -36,7 +36,7 @@ Augmentation
     ``numeric_distractors``) or a function; gold position uniform.
 
 World facts
-    ``world_facts()``: factual open questions in 8 families x 5 difficulty levels from
+    ``world_facts()``: factual open questions in 10 families x 5 difficulty levels from
     GeoNames, ISO 3166/4217 and the periodic table (``data.world_facts``, ``data.world_sources``);
     registered as ``world_facts`` and ``world_facts_mc``.
 

@@ -8,23 +8,26 @@ Families (``FAMILIES``; group ``geography`` or ``elements``)::
     city_country     In which country is the city of Lyon?           France
     currency         What is the currency of Japan?                  Yen
     continent        On which continent is Kenya?                    Africa
+    city_continent   On which continent is the city of Lyon?         Europe
     element_symbol   What is the chemical symbol for gold?            Au
     symbol_element   Which chemical element has the symbol Au?       Gold
     element_number   What is the atomic number of gold?              79 (numeric match)
+    number_element   Which chemical element has atomic number 79?    Gold
 
 Difficulty (level 1 easiest .. 5) stands for how well known the entity is: a country's rank by
 population among the 195 states (``COUNTRY_BOUNDS``), a city's rank among the cities the
 family keeps (``CITY_BOUNDS``; each city level is a fixed pick of at most ``CITY_CELL``
-cities), an element's row of the periodic table (``ELEMENT_BOUNDS``: periods 1-3, 4, 5, 6, 7).
+cities, the same for ``city_country`` and ``city_continent``), an element's row of the
+periodic table (``ELEMENT_BOUNDS``: periods 1-3, 4, 5, 6, 7).
 
 A question is left out when a reader could not grade it by one answer: countries with several
-or disputed capitals (``SEVERAL_CAPITALS``), countries on two continents
+or disputed capitals (``SEVERAL_CAPITALS``), countries and their cities on two continents
 (``TRANSCONTINENTAL``), cities whose name a city of another country at least a tenth as
-populous shares (Valencia), element symbols that are English words (``In``), and answers
-that occur in the question (the capital of Luxembourg) or inside another question's different
-gold answer as whole words (``Guinea`` in ``Equatorial Guinea``: a lenient grader would accept the
-wrong one). An alias with the second problem is dropped instead. Every answer comes with its
-accent-free form (``Brasília``, ``Brasilia``).
+populous shares (Valencia) and a second picked city of one name (Fuzhou), element symbols that
+are English words (``In``), and answers that occur in the question (the capital of Luxembourg)
+or inside another question's different gold answer as whole words (``Guinea`` in ``Equatorial
+Guinea``: a lenient grader would accept the wrong one). An alias with the second problem is
+dropped instead. Every answer comes with its accent-free form (``Brasília``, ``Brasilia``).
 
 Parts: each fact's entity (a country, a city, an element) is in ``train`` (50%),
 ``validation`` (20%) or ``test`` (30%) by a fixed hash of the entity, so the parts share no
@@ -44,6 +47,7 @@ from confalign.data.answer_tokens import strip_accents
 from confalign.data.example import QAExample
 from confalign.data.matching import answer_key
 from confalign.data.world_sources import (
+    CONTINENT_ADJECTIVES,
     CONTINENTS,
     ELEMENT_SPELLINGS,
     UK_NATIONS,
@@ -60,7 +64,9 @@ NAME = "world_facts"
 PARTS = {"train": 50, "validation": 20, "test": 30}  # percent of the entities
 COUNTRY_BOUNDS = (30, 70, 110, 150)  # population ranks ending levels 1..4; level 5 the rest
 CITY_BOUNDS = (25, 75, 200, 500, 1200)  # a city ranked past the last bound is left out
-CITY_CELL = 40  # at most this many cities per level, a fixed seeded pick
+# At most this many cities per level, a fixed seeded pick; a larger cap's pick holds every
+# smaller cap's, so raising it (from 40) kept every earlier city question.
+CITY_CELL = 200
 ELEMENT_BOUNDS = (18, 36, 54, 86)  # last atomic number of periods 3, 4, 5, 6
 MIN_NAME_SHARE = 10  # a city is kept when 10x as populous as any namesake abroad
 SEVERAL_CAPITALS = codes("BJ BO CI GQ IL LK NR PW SZ ZA")
@@ -88,11 +94,14 @@ FAMILIES: dict[str, Family] = {
         Family("city_country", _GEO, "country", "In which country is the city of {}?"),
         Family("currency", _GEO, "currency", "What is the currency of {}?"),
         Family("continent", _GEO, "continent", "On which continent is {}?"),
+        Family("city_continent", _GEO, "continent", "On which continent is the city of {}?"),
         Family("element_symbol", _ELEMENTS, "element symbol",
                "What is the chemical symbol for {}?"),
         Family("symbol_element", _ELEMENTS, "element", "Which chemical element has the symbol {}?"),
         Family("element_number", _ELEMENTS, "atomic number", "What is the atomic number of {}?",
                "numeric"),
+        Family("number_element", _ELEMENTS, "element",
+               "Which chemical element has atomic number {}?"),
     )
 }  # fmt: skip
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -146,7 +155,15 @@ def _country_facts() -> list[Fact]:
         if c.currency:
             out.append(Fact("currency", c.code, name, c.currency, level))
         if c.code not in TRANSCONTINENTAL:
-            out.append(Fact("continent", c.code, name, (CONTINENTS[c.continent],), level))
+            out.append(
+                Fact(
+                    "continent",
+                    c.code,
+                    name,
+                    (CONTINENTS[c.continent], *CONTINENT_ADJECTIVES[c.continent]),
+                    level,
+                )
+            )
     return out
 
 
@@ -176,12 +193,31 @@ def _city_facts() -> list[Fact]:
     cells: dict[int, list[City]] = {}
     for rank, city in enumerate(kept, start=1):
         cells.setdefault(level_of(rank, CITY_BOUNDS[:-1]), []).append(city)
+    picks = {
+        level: sorted(members, key=lambda c: stable_hash(NAME, "city", c.id))[:CITY_CELL]
+        for level, members in cells.items()
+    }
+    # Two picked cities of one name (Fuzhou, Fujian and Fuzhou, Jiangxi) would be one question
+    # twice: the city a smaller cap picks first asks it.
+    asker: dict[str, int] = {}
+    for _, city in sorted(
+        ((i, c) for chosen in picks.values() for i, c in enumerate(chosen)),
+        key=lambda t: (t[0], -t[1].population, t[1].id),
+    ):
+        asker.setdefault(answer_key(strip_accents(city.name)), city.id)
     out = []
-    for level, members in sorted(cells.items()):
-        chosen = sorted(members, key=lambda c: stable_hash(NAME, "city", c.id))[:CITY_CELL]
+    for level, chosen in sorted(picks.items()):
         for city in sorted(chosen, key=lambda c: -c.population):
-            answers = city_answers(city, states[city.country])
-            out.append(Fact("city_country", f"city{city.id}", city.name, answers, level))
+            if asker[answer_key(strip_accents(city.name))] != city.id:
+                continue
+            country, entity = states[city.country], f"city{city.id}"
+            out.append(Fact("city_country", entity, city.name, city_answers(city, country), level))
+            if city.country not in TRANSCONTINENTAL:
+                continent = (
+                    CONTINENTS[country.continent],
+                    *CONTINENT_ADJECTIVES[country.continent],
+                )
+                out.append(Fact("city_continent", entity, city.name, continent, level))
     return out
 
 
@@ -197,11 +233,12 @@ def _element_facts() -> list[Fact]:
         level = level_of(e.number, ELEMENT_BOUNDS)
         name = e.name.capitalize()
         spellings = [name] + ([ELEMENT_SPELLINGS[e.name]] if e.name in ELEMENT_SPELLINGS else [])
-        entity = f"Z{e.number}"
+        entity, names = f"Z{e.number}", with_folds(spellings)
         if e.symbol not in WORD_SYMBOLS:
             out.append(Fact("element_symbol", entity, e.name, (e.symbol,), level))
-        out.append(Fact("symbol_element", entity, e.symbol, with_folds(spellings), level))
+        out.append(Fact("symbol_element", entity, e.symbol, names, level))
         out.append(Fact("element_number", entity, e.name, (str(e.number),), level))
+        out.append(Fact("number_element", entity, str(e.number), names, level))
     return out
 
 

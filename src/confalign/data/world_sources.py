@@ -69,6 +69,16 @@ CONTINENTS = {
     "SA": "South America",
     "OC": "Oceania",
 }
+# The adjective a sentence answer names a continent by ("located in the African continent");
+# whole words, so "South African" reads as Africa, and "American" alone matches neither.
+CONTINENT_ADJECTIVES = {
+    "AF": ("African",),
+    "AS": ("Asian",),
+    "EU": ("European",),
+    "NA": ("North American",),
+    "SA": ("South American",),
+    "OC": ("Oceanian",),
+}
 # Element names in the other English spelling (periodictable writes the American one).
 ELEMENT_SPELLINGS = {"aluminum": "aluminium", "sulfur": "sulphur", "cesium": "caesium"}
 

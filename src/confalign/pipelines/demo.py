@@ -1,23 +1,23 @@
-"""The demo: the embedded model on a seeded, stratified sample of the offline MMLU (120
-questions) and CalibratedMath (60), every internal method and two verbalized formats, then the
-report; then the repair: a short DCA run (``demo_dca_config``: 64 training pairs, 40 held-out
-MMLU questions) with its before/after table. The sizes keep the whole demo near 15 minutes on
-2 CPU cores; the full-size DCA result is ``docs/results/dca-smollm2.md``.
+"""The demo: the embedded model on seeded, stratified samples of the offline MMLU,
+CalibratedMath and ``world_facts``, every internal method and two verbalized formats, then the
+report; then the repair: a short DCA run on ``world_facts`` (``demo_dca_config``) with its
+before/after table on 100 held-out questions, ρ(Cv, Ci) and |ε| with 95% bootstrap intervals.
+The sizes keep the whole demo within 15 minutes on 2 CPU cores; the full-size DCA result is
+``docs/results/dca-smollm2.md``.
 
 Why these choices (docs/design.md "Measured facts"): on the embedded SmolLM2-135M-Instruct the
 ``free`` mode parses almost nothing, so the demo elicits Cv in the two modes that produce data,
 ``prefill`` (the model writes only the value after the cue) and ``distribution`` (every level
 scored, Cv = expected value). The formats are ADVICE's two, ``score_letter`` (A-E -> 0.9..0.1)
 and ``score_number`` (0-9 -> N/9): coarse scales whose ``distribution`` mode scores 5 and 10
-levels. The percent formats (``probability``, DCA's) score 101 levels per question, which on
-this 2-core machine costs about 1.6 times as much per format (3.0 against 1.9 CPU-seconds per
-question for prefill + distribution, one thread) and takes the demo past its 10-minute budget;
-on this model their prefill values are bimodal (100 %, 0 %) anyway. ``choice`` and the three
-``continuation_*`` variants share one scoring pass.
+levels; the percent formats (101 levels) cost about 1.6 times as much per format. ``choice``
+and the three ``continuation_*`` variants share one scoring pass. The repair trains on
+``world_facts``, where the model is right about 40% of the time and its answer probability
+(Ci) varies with what it knows; on MMLU it is at chance, and a short DCA run there made
+ρ(Cv, Ci) worse, not better.
 
-To extend the demo (e.g. with the seeded CalibratedMath sample, open QA), add the dataset's
-registry name to ``DEMO_DATASETS`` and its methods to ``DEMO_METHODS`` (``answer_prob`` for open
-QA); each method only runs on the examples it accepts.
+To extend the demo, add the dataset's registry name to ``DEMO_DATASETS`` and its methods to
+``DEMO_METHODS``; each method only runs on the examples it accepts.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from confalign.evaluate import EvalConfig
     from confalign.pipelines.settings import TrainingConfig
 
-DEMO_DATASETS: tuple[str, ...] = ("mmlu_offline", "calibrated_math")
+DEMO_DATASETS: tuple[str, ...] = ("mmlu_offline", "calibrated_math", "world_facts")
 DEMO_METHODS: tuple[str, ...] = (
     "choice",
     "continuation_sum",
@@ -47,10 +47,24 @@ DEMO_METHODS: tuple[str, ...] = (
 )
 DEMO_FORMATS: tuple[str, ...] = ("score_letter", "score_number")
 DEMO_MODES: tuple[str, ...] = ("prefill", "distribution")
-DEMO_LIMIT = 120
-# CalibratedMath beside MMLU: the model is at chance on MMLU, while arithmetic of graded
-# difficulty gives its confidences something to find. Fewer questions keep the demo's time.
-DEMO_DATASET_LIMITS: dict[str, int] = {"calibrated_math": 60}
+DEMO_LIMIT = 60
+# The model is at chance on MMLU; arithmetic of graded difficulty and world facts give its
+# confidences something to find. Fewer arithmetic questions keep the demo's time.
+DEMO_DATASET_LIMITS: dict[str, int] = {"calibrated_math": 40}
+# The repair (module doc): training questions, held-out questions, and the run's settings,
+# fixed before its held-out result was seen (docs/results/dca-smollm2.md, "The demo").
+DEMO_REPAIR: dict[str, object] = {
+    "dataset": "world_facts",
+    "train_split": "train",
+    "eval_split": "test",
+    "ood_dataset": None,
+    "train_limit": 160,
+    "eval_limit": 100,
+    "lr": 1e-4,
+    "epochs": 2,
+    "batch_size": 8,
+    "save_steps": 5,
+}
 DEMO_SEED = 0
 DEMO_OUTPUT = Path("runs") / "demo"
 
@@ -116,18 +130,10 @@ def run_demo(
 
 
 def demo_dca_config(output: str | os.PathLike[str] = DEMO_OUTPUT / "dca") -> TrainingConfig:
-    """The demo's DCA run: 64 MMLU training questions (prefill pairs), one epoch of 8 steps of
-    8 pairs, evaluated before/after on 40 held-out MMLU questions in both Cv modes. Too small
-    to reach the full run's numbers: it shows the mechanism end to end."""
+    """The demo's DCA run (``DEMO_REPAIR``): IPO + LoRA on the untrained model's ``prefill``
+    pairs from ``world_facts`` training questions, evaluated before/after on held-out ones in
+    both Cv modes. Smaller than the full run (docs/results/dca-smollm2.md): it shows the
+    effect end to end within the demo's time."""
     from confalign.pipelines.settings import make_config
 
-    return make_config(
-        "dca",
-        output=Path(output),
-        train_limit=64,
-        eval_limit=40,
-        ood_dataset=None,
-        lr=1e-4,
-        batch_size=8,
-        save_steps=4,
-    )
+    return make_config("dca", output=Path(output), **DEMO_REPAIR)

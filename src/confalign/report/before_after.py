@@ -2,13 +2,14 @@
 dataset and elicitation mode.
 
 Cv is the ``verbalized/<format>/<mode>`` confidence; Ci is the record's own ``answer_ci``, the
-model's internal confidence in the very answer that response gives, on the same prompt,
-measured on each model itself (never another prompt's answer: on CalibratedMath the
-verbalized and the plain prompt agree on the answer for only 3-4% of questions). Rows: Spearman
-rho(Cv, Ci), mean eps, |eps|, sigma_eps, sigma_M, parse rate, verbalized-answer accuracy, the
-``choice`` accuracy where the run has it, ECE/Brier/AUROC of Cv and of Ci against correctness,
-and Ci's and Cv's own quantiles, so a model that moved Ci towards Cv (rather than Cv towards
-Ci) is visible.
+model's internal confidence in the very answer that response gives, on the prompt that
+produced the answer, measured on each model itself (never another prompt's answer: on
+CalibratedMath the verbalized and the plain prompt agree on the answer for only 3-4% of
+questions). Rows: Spearman rho(Cv, Ci) and |eps| (each with its 95% percentile-bootstrap
+interval), mean eps, sigma_eps, sigma_M, parse rate, verbalized-answer accuracy, the
+``choice`` accuracy where the run has it, ECE/Brier/AUROC of Cv and of Ci against
+correctness, and Ci's and Cv's own quantiles, so a model that moved Ci towards Cv (rather than
+Cv towards Ci) is visible.
 """
 
 from __future__ import annotations
@@ -24,8 +25,11 @@ import numpy as np
 from confalign.metrics import (
     alignment_metrics,
     auroc_score,
+    bootstrap_ci,
     brier_score_loss,
     expected_calibration_error,
+    mean_absolute_gap,
+    spearman_score,
 )
 from confalign.report.render import md_escape
 from confalign.runs import RunStore
@@ -34,8 +38,10 @@ COLUMNS = (
     ("n", "N"),
     ("parse_rate", "parsed"),
     ("spearman", "ρ(Cv,Ci)"),
+    ("spearman_ci", "ρ 95% CI"),
     ("mean_gap", "mean ε"),
     ("mean_abs_gap", "|ε|"),
+    ("mean_abs_gap_ci", "|ε| 95% CI"),
     ("gap_std", "σ_ε"),
     ("gap_sem", "σ_M"),
     ("accuracy", "acc (verbalized answer)"),
@@ -70,14 +76,15 @@ def alignment_rows(
                         {
                             "dataset": dataset,
                             "mode": mode,
-                            **_metrics(records),
+                            **record_metrics(records),
                             "choice_accuracy": choice_acc,
                         }
                     )
     return rows
 
 
-def _metrics(records: list[Any]) -> dict[str, Any]:
+def record_metrics(records: list[Any]) -> dict[str, Any]:
+    """The ``COLUMNS`` metrics of verbalized records (those with a Cv, a Ci and a verdict)."""
     total = len(records)
     ok = [
         r
@@ -95,6 +102,10 @@ def _metrics(records: list[Any]) -> dict[str, Any]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         out |= alignment_metrics(cv, ci).scalars()
+        # percentile bootstrap over questions (1,000 resamples, seed 0): is a change real?
+        for key, metric in (("spearman", spearman_score), ("mean_abs_gap", mean_absolute_gap)):
+            interval = bootstrap_ci(metric, cv, ci)
+            out[f"{key}_ci"] = [interval.low, interval.high]
         for side, c in (("cv", cv), ("ci", ci)):
             out[f"{side}_ece"] = expected_calibration_error(c, y)
             out[f"{side}_brier"] = brier_score_loss(c, y)

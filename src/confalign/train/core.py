@@ -2,8 +2,11 @@
 
 The loop, checkpoints, resumption, gradient accumulation, learning-rate schedules and
 multi-process training (``accelerate launch``: DDP, DeepSpeed, FSDP) are transformers'.
-``MethodTrainer`` overrides only ``compute_loss``: the method's loss on a batch of its own
-records, which the collator passes through untouched (``remove_unused_columns=False``).
+``MethodTrainer`` overrides ``compute_loss``: the method's loss on a batch of its own records,
+which the collator passes through untouched (``remove_unused_columns=False``); and
+``training_step``, so that a loss over packed items (``train.packing.ItemLoss``) backpropagates
+each forward pass's share as soon as the pass has run, rather than keeping every pass's
+activations for one backward at the end (the micro-batch's gradient is the same).
 
 Loss scaling: a method's loss is the mean over the pairs of the micro-batch; the Trainer
 divides it by the accumulation steps (``loss_is_scaled_for_ga = False``; there are no labels,
@@ -17,9 +20,13 @@ and the data order are restored by the Trainer.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import functools
 import json
 import math
 import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,8 +78,10 @@ class LoraSettings:
 class TrainSettings:
     """Optimisation settings (the Trainer's names and meanings). ``batch_size`` is per process
     and micro-batch: the global batch is ``batch_size * grad_accum * processes``.
-    ``batch_tokens``: tokens per forward pass of the packed layout. ``save_steps``: optimizer
-    steps between checkpoints (a kill loses at most that many)."""
+    ``batch_tokens``: tokens per forward pass of the packed layout (each pass's activations are
+    freed before the next runs, so this bounds the activation memory: about 1.3 MB a token for
+    SmolLM2-135M in fp32). ``save_steps``: optimizer steps between checkpoints (a kill loses at
+    most that many)."""
 
     learning_rate: float = 5e-5
     epochs: float = 1.0
@@ -88,7 +97,7 @@ class TrainSettings:
     save_total_limit: int = 2
     logging_steps: int = 5
     seed: int = 0
-    batch_tokens: int = 4096
+    batch_tokens: int = 512
     lora: LoraSettings = field(default_factory=LoraSettings)
 
     def __post_init__(self) -> None:
@@ -110,6 +119,34 @@ def pick_device(device: Device) -> torch.device:
     return torch.device(check_device(device))
 
 
+# glibc's mallopt parameter number (malloc.h), and the size from which blocks get their own mmap
+# (0: leave glibc's default). Measured on DCA at batch 8 (benchmarks/train_bench.py, one thread):
+# peak RSS 2.35 GiB with glibc's default, 1.80 GiB with 512 KiB, at 15.8 against 22.7 CPU
+# seconds a step (page faults: every such block is fresh memory); 1 MiB saved little.
+_M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD = 512 << 10
+
+
+@functools.cache
+def release_freed_memory() -> None:
+    """On glibc, once per process: every block of ``MMAP_THRESHOLD`` bytes or more (a pass's
+    activations and their gradients: a 400-token pass's hidden states are 0.9 MB each) gets
+    its own mmap, so freeing it hands it back to the system at once. glibc's default raises
+    its mmap threshold to the size of each mmapped block freed (up to 32 MiB), after which
+    such blocks come from the heap, where the holes that a pass's freed temporaries leave
+    between its saved activations stay resident: a pass then took about 1.6 times its live
+    memory. Setting the threshold also stops that adjustment. Nothing is done on other C
+    libraries (their allocators differ; nothing was measured there)."""
+    if not sys.platform.startswith("linux") or not MMAP_THRESHOLD:
+        return
+    try:
+        libc = os.confstr("CS_GNU_LIBC_VERSION") or ""
+    except (ValueError, OSError):  # not glibc (musl has no such name)
+        return
+    if libc.startswith("glibc"):
+        ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+
+
 def load_policy(
     model: str,
     lora: LoraSettings,
@@ -120,13 +157,15 @@ def load_policy(
 ) -> tuple[nn.Module, Any]:
     """(peft model with a fresh trainable LoRA adapter, or ``adapter`` loaded trainable;
     tokenizer). float32 on CPU, bfloat16 on a GPU that supports it; sdpa attention (it takes
-    the packed layout's boolean mask). ``seed`` seeds LoRA's random A matrices, so the same
+    the packed layout's mask). Training's memory is handed back as it is freed
+    (``release_freed_memory``). ``seed`` seeds LoRA's random A matrices, so the same
     command gives the same adapter in one process or many."""
     from peft import LoraConfig, PeftModel, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
 
     from confalign.backends.default_model import resolve_model
 
+    release_freed_memory()
     path = resolve_model(model)
     tokenizer = AutoTokenizer.from_pretrained(path)
     dtype = torch.float32
@@ -187,9 +226,52 @@ def _trainer_class() -> type:
         ) -> Any:
             loss, metrics = self.loss_fn(model, inputs)
             if model.training:
-                for key, value in metrics.items():
-                    self.method_metrics.setdefault(key, []).append(value)
+                self._record(metrics)
             return (loss, metrics) if return_outputs else loss
+
+        def training_step(
+            self, model: nn.Module, inputs: dict[str, Any], num_items_in_batch: Any = None
+        ) -> torch.Tensor:
+            """The Trainer's step (forward, loss / accumulation steps, ``accelerator.backward``,
+            the detached loss returned for the log), one forward pass at a time for a loss over
+            packed items: each pass's share is backpropagated before the next pass runs, and
+            under DDP only the last pass's backward reduces the gradients (summed over the
+            passes by then). Other losses, and set-ups whose ``backward`` is more than a
+            backward (DeepSpeed steps its engine in it; LOMO updates the weights), take the
+            Trainer's own step: one graph over every pass, one backward."""
+            by_pass = getattr(self.loss_fn, "passes", None)
+            if by_pass is None or not self._steps_by_pass():
+                return super().training_step(model, inputs, num_items_in_batch)
+            model.train()
+            if callable(getattr(self.optimizer, "train", None)):
+                self.optimizer.train()
+            passes = by_pass(self._prepare_inputs(inputs))
+            scale = 1.0 / self.current_gradient_accumulation_steps  # loss_is_scaled_for_ga
+            shares = []
+            for k in range(len(passes)):
+                last = k == len(passes) - 1
+                with contextlib.nullcontext() if last else self.accelerator.no_sync(model):
+                    with self.compute_loss_context_manager():
+                        share = passes.share(model, k) * scale
+                    self.accelerator.backward(share)
+                shares.append(share.detach())
+            self._record(passes.metrics())
+            return torch.stack(shares).sum()
+
+        def _steps_by_pass(self) -> bool:
+            from accelerate.utils import DistributedType
+            from transformers.training_args import OptimizerNames
+
+            return (
+                self.accelerator.distributed_type
+                in (DistributedType.NO, DistributedType.MULTI_CPU, DistributedType.MULTI_GPU)
+                and self.args.n_gpu <= 1
+                and self.args.optim not in (OptimizerNames.LOMO, OptimizerNames.ADALOMO)
+            )
+
+        def _record(self, metrics: dict[str, float]) -> None:
+            for key, value in metrics.items():
+                self.method_metrics.setdefault(key, []).append(value)
 
         def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
             if "loss" in logs and self.method_metrics:

@@ -17,7 +17,7 @@ continuation encoded jointly with it and split after the prompt's tokens (lm-eva
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,7 @@ from torch import nn
 from confalign.backends.packed import TreeItem
 from confalign.confidence.formats import ConfidenceFormat
 from confalign.confidence.prompts import ANSWER_PREFIX, prefill_text
-from confalign.train.packing import PackedScorer
+from confalign.train.packing import Objective, PackedScorer
 
 _TRAILING_SPACE = " \t"  # as the hf backend strips
 
@@ -89,7 +89,13 @@ def level_logprobs(
     """For a batch of items of one format: log P(level | answer), shape ``(n, n_answers,
     n_levels)``, normalised over the levels; and, when the items have an ``lm`` branch, the
     first answer's mean token negative log-likelihood, shape ``(n,)`` (else None)."""
-    sums = scorer(model, [it.tree for it in items])
+    return level_grid(items, scorer(model, [it.tree for it in items]))
+
+
+def level_grid(
+    items: Sequence[LevelItem], sums: Sequence[torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``level_logprobs`` from the items' scores (``sums``: the scorer's, one per item)."""
     levels, nll = [], []
     for item, s in zip(items, sums, strict=True):
         start = 1 if item.lm else 0
@@ -98,6 +104,30 @@ def level_logprobs(
         if item.lm:
             nll.append(-s[0, 0] / s[0, 1])
     return torch.stack(levels), (torch.stack(nll) if nll else None)
+
+
+def level_objective(
+    items: Sequence[LevelItem],
+    terms: Callable[[Sequence[int], torch.Tensor], torch.Tensor],
+    lm_weight: float,
+    metrics: Callable[[torch.Tensor], dict[str, float]],
+) -> Objective:
+    """A level method's loss as a sum over its items (``packing.Objective``): the mean over
+    the batch of ``terms(idx, log_p)`` (per item, from the ``level_grid`` of the items
+    ``idx``), plus ``lm_weight`` times the mean LM NLL of the items that have an LM branch;
+    ``metrics(log_p)`` gets the whole batch's level log-probabilities."""
+    with_lm = sum(it.lm for it in items)
+
+    def share(idx: Sequence[int], scores: Sequence[torch.Tensor]) -> torch.Tensor:
+        log_p, nll = level_grid([items[i] for i in idx], scores)
+        total = terms(idx, log_p).sum() / len(items)
+        if nll is not None and lm_weight:
+            total = total + lm_weight * nll.sum() / with_lm
+        return total
+
+    return Objective(
+        [it.tree for it in items], share, lambda scores: metrics(level_grid(items, scores)[0])
+    )
 
 
 def own_answers(

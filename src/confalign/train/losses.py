@@ -95,12 +95,17 @@ def cal_dpo(
     return -F.logsigmoid(r_c - r_r) + 0.5 * calibration
 
 
-def chosen_nll(chosen: torch.Tensor, chosen_len: torch.Tensor) -> torch.Tensor:
+def chosen_nll(
+    chosen: torch.Tensor, chosen_len: torch.Tensor, tokens: float | None = None
+) -> torch.Tensor:
     """The chosen completions' negative log-likelihood per token over the whole batch (a
     scalar): TRL's ``sft`` loss type, added to a preference loss with a weight (RPO, Pang et al.
     2024). Preference losses alone can lower the chosen response's likelihood as long as the
-    rejected one falls faster; this term anchors the model to actually say the chosen value."""
-    return -chosen.sum() / chosen_len.sum().clamp(min=1)
+    rejected one falls faster; this term anchors the model to actually say the chosen value.
+    ``tokens``: the token count to divide by (default: ``chosen_len``'s sum); a share of a batch
+    (``train.packing.Objective``) passes the whole batch's."""
+    total = chosen_len.sum().clamp(min=1) if tokens is None else max(tokens, 1)
+    return -chosen.sum() / total
 
 
 def jsd(log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:

@@ -18,7 +18,7 @@ from torch import nn
 from confalign.backends.packed import TreeItem
 from confalign.train.losses import PREFERENCE_LOSSES, chosen_nll
 from confalign.train.methods.base import TrainingRunError, option
-from confalign.train.packing import PackedScorer
+from confalign.train.packing import ItemLoss, Objective, PackedScorer
 
 
 @dataclass(frozen=True)
@@ -102,38 +102,51 @@ def records(
 
 def preference_loss(
     scorer: PackedScorer, *, loss_type: str, beta: float, sft_weight: float = 0.0
-) -> Any:
+) -> ItemLoss:
     """The method's ``LossFn``: mean preference loss over the batch (plus ``sft_weight`` times
     the chosen responses' NLL per token: TRL's ``loss_type=[loss, "sft"]``), with the mean
-    reward margin (``(r_c - r_r)``, nats) and the share of pairs where it is positive."""
+    reward margin (``(r_c - r_r)``, nats) and the share of pairs where it is positive. A sum
+    over the pairs (``train.packing.Objective``): the mean's 1/n and the NLL's token total are
+    the batch's."""
     if loss_type not in PREFERENCE_LOSSES:
         raise ValueError(
             f"unknown preference loss {loss_type!r}; known: {', '.join(PREFERENCE_LOSSES)}"
         )
     loss_of = PREFERENCE_LOSSES[loss_type]
 
-    def loss(model: nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
-        s = pair_logps(scorer, model, batch["item"])
-        ref = batch["ref"].to(s.device, s.dtype)
-        per_pair = loss_of(
-            s[:, 0, 0],
-            s[:, 1, 0],
-            ref[:, 0],
-            ref[:, 1],
-            beta=beta,
-            chosen_len=s[:, 0, 1],
-            rejected_len=s[:, 1, 1],
-        )
-        margin = ((s[:, 0, 0] - ref[:, 0]) - (s[:, 1, 0] - ref[:, 1])).detach()
-        total = per_pair.mean()
-        if sft_weight:
-            total = total + sft_weight * chosen_nll(s[:, 0, 0], s[:, 0, 1])
-        return total, {
-            "margin": float(margin.mean()),
-            "accuracy": float((margin > 0).float().mean()),
-        }
+    def objective(batch: dict[str, Any]) -> Objective:
+        items, ref = batch["item"], batch["ref"]
+        chosen_tokens = sum(len(it.completions[0]) for it in items)
 
-    return loss
+        def share(idx: Sequence[int], scores: list[torch.Tensor]) -> torch.Tensor:
+            s = torch.stack(scores)
+            r = ref[list(idx)].to(s.device, s.dtype)
+            per_pair = loss_of(
+                s[:, 0, 0],
+                s[:, 1, 0],
+                r[:, 0],
+                r[:, 1],
+                beta=beta,
+                chosen_len=s[:, 0, 1],
+                rejected_len=s[:, 1, 1],
+            )
+            total = per_pair.sum() / len(items)
+            if sft_weight:
+                total = total + sft_weight * chosen_nll(s[:, 0, 0], s[:, 0, 1], chosen_tokens)
+            return total
+
+        def metrics(scores: list[torch.Tensor]) -> dict[str, float]:
+            s = torch.stack(scores)
+            r = ref.to(s.device, s.dtype)
+            margin = (s[:, 0, 0] - r[:, 0]) - (s[:, 1, 0] - r[:, 1])
+            return {
+                "margin": float(margin.mean()),
+                "accuracy": float((margin > 0).float().mean()),
+            }
+
+        return Objective(items, share, metrics)
+
+    return ItemLoss(scorer, objective)
 
 
 def options_loss(scorer: PackedScorer, options: PreferenceOptions) -> Any:

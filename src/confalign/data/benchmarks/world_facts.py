@@ -33,7 +33,7 @@ SPLITS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     },
 }
 # Questions per split (tests/data/test_data_world_facts.py checks them against the data).
-SIZES = {"test": 330, "validation": 267, "train": 659, "all": 1256}
+SIZES = {"test": 638, "validation": 502, "train": 1199, "all": 2339}
 SUBJECTS = tuple(f"{family}/{level}" for family in FAMILIES for level in range(1, 6))
 
 

@@ -10,12 +10,11 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import torch
-from torch import nn
 
 from confalign.confidence.formats import get_format
 from confalign.train.advice_data import ADVICE_FORMATS, Triplet, build_triplets, shuffled_batches
 from confalign.train.core import TrainSettings
-from confalign.train.levels import LevelItem, level_item, level_logprobs, own_answers
+from confalign.train.levels import LevelItem, level_item, level_objective, own_answers
 from confalign.train.losses import expected_value, jsd, jsd_hinge, margin_hinge, sum_penalty
 from confalign.train.methods.base import (
     CALIBRATION_DATA,
@@ -26,7 +25,7 @@ from confalign.train.methods.base import (
     TrainingRunError,
     option,
 )
-from confalign.train.packing import PackedScorer
+from confalign.train.packing import ItemLoss, Objective, PackedScorer
 
 
 @dataclass(frozen=True)
@@ -119,31 +118,35 @@ def advice_records(batches: Sequence[Sequence[LevelItem]]) -> list[dict[str, Any
     return [{"items": list(b)} for b in batches]
 
 
-def advice_loss(scorer: PackedScorer, weights: AdviceWeights) -> Any:
+def advice_loss(scorer: PackedScorer, weights: AdviceWeights) -> ItemLoss:
     """The method's ``LossFn``: L_LM + JSD hinge + margin hinge + sum penalty (weighted),
     averaged over the mini-batch's triplets; logs mu_c, mu_w and JSD."""
     w = weights
 
-    def loss(model: nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+    def objective(batch: dict[str, Any]) -> Objective:
         (items,) = batch["items"]
-        log_p, nll = level_logprobs(scorer, model, items)
-        values = torch.tensor(items[0].values, device=log_p.device)
-        mu = expected_value(log_p, values)
-        mu_c, mu_w = mu[:, 0], mu[:, 1]
-        total = (
-            w.jsd * jsd_hinge(log_p[:, 0], log_p[:, 1], w.d_jsd)
-            + w.margin * margin_hinge(mu_c, mu_w, w.d_m)
-            + w.sum * sum_penalty(mu_c, mu_w)
-        ).mean()
-        if nll is not None and w.lm:
-            total = total + w.lm * nll.mean()
-        return total, {
-            "mu_correct": float(mu_c.detach().mean()),
-            "mu_wrong": float(mu_w.detach().mean()),
-            "jsd": float(jsd(log_p[:, 0], log_p[:, 1]).detach().mean()),
-        }
+        values = torch.tensor(items[0].values)
 
-    return loss
+        def terms(idx: Sequence[int], log_p: torch.Tensor) -> torch.Tensor:
+            mu = expected_value(log_p, values.to(log_p.device))
+            mu_c, mu_w = mu[:, 0], mu[:, 1]
+            return (
+                w.jsd * jsd_hinge(log_p[:, 0], log_p[:, 1], w.d_jsd)
+                + w.margin * margin_hinge(mu_c, mu_w, w.d_m)
+                + w.sum * sum_penalty(mu_c, mu_w)
+            )
+
+        def metrics(log_p: torch.Tensor) -> dict[str, float]:
+            mu = expected_value(log_p, values.to(log_p.device))
+            return {
+                "mu_correct": float(mu[:, 0].mean()),
+                "mu_wrong": float(mu[:, 1].mean()),
+                "jsd": float(jsd(log_p[:, 0], log_p[:, 1]).mean()),
+            }
+
+        return level_objective(items, terms, w.lm, metrics)
+
+    return ItemLoss(scorer, objective)
 
 
 def describe(options: AdviceOptions) -> str:

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import nn
 
 from confalign.confidence.formats import get_format
-from confalign.train.levels import LevelItem, OwnAnswer, level_item, level_logprobs, own_answers
+from confalign.train.levels import LevelItem, OwnAnswer, level_item, level_objective, own_answers
 from confalign.train.losses import expected_brier, expected_value
 from confalign.train.methods.base import (
     CALIBRATION_DATA,
@@ -26,7 +25,7 @@ from confalign.train.methods.base import (
     TrainingRunError,
     option,
 )
-from confalign.train.packing import PackedScorer
+from confalign.train.packing import ItemLoss, Objective, PackedScorer
 
 
 @dataclass(frozen=True)
@@ -107,29 +106,31 @@ def records(
     return conftuner_records(list(items), list(data)), settings
 
 
-def conftuner_loss(scorer: PackedScorer, *, lm_weight: float = 0.0) -> Any:
+def conftuner_loss(scorer: PackedScorer, *, lm_weight: float = 0.0) -> ItemLoss:
     """The method's ``LossFn``: the mean expected Brier over the batch (+ ``lm_weight`` x the
     answers' mean token NLL); logs the mean Cv of right and wrong answers."""
     if lm_weight < 0:
         raise ValueError(f"ConfTuner lm_weight must be >= 0, got {lm_weight}")
 
-    def loss(model: nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
-        items = batch["item"]
-        log_p, nll = level_logprobs(scorer, model, items)
-        log_p = log_p[:, 0]
-        y = batch["correct"].to(log_p.device)
-        values = torch.tensor(items[0].values, device=log_p.device)
-        total = expected_brier(log_p, values, y).mean()
-        if nll is not None and lm_weight:
-            total = total + lm_weight * nll.mean()
-        mu = expected_value(log_p, values).detach()
-        right = y > 0.5
-        return total, {
-            "cv_right": float(mu[right].mean()) if right.any() else float("nan"),
-            "cv_wrong": float(mu[~right].mean()) if (~right).any() else float("nan"),
-        }
+    def objective(batch: dict[str, Any]) -> Objective:
+        items, correct = batch["item"], batch["correct"]
+        values = torch.tensor(items[0].values)
 
-    return loss
+        def terms(idx: Sequence[int], log_p: torch.Tensor) -> torch.Tensor:
+            y = correct[list(idx)].to(log_p.device)
+            return expected_brier(log_p[:, 0], values.to(log_p.device), y)
+
+        def metrics(log_p: torch.Tensor) -> dict[str, float]:
+            mu = expected_value(log_p[:, 0], values.to(log_p.device))
+            right = correct.to(log_p.device) > 0.5
+            return {
+                "cv_right": float(mu[right].mean()) if right.any() else float("nan"),
+                "cv_wrong": float(mu[~right].mean()) if (~right).any() else float("nan"),
+            }
+
+        return level_objective(items, terms, lm_weight, metrics)
+
+    return ItemLoss(scorer, objective)
 
 
 METHOD = TrainingMethod(

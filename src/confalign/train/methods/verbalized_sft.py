@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
-from torch import nn
 
 from confalign.backends.packed import TreeItem, common_length
 from confalign.confidence.formats import ConfidenceFormat, get_format
@@ -38,6 +37,7 @@ from confalign.train.methods.base import (
     option,
     simple_records,
 )
+from confalign.train.packing import ItemLoss, Objective
 
 
 @dataclass(frozen=True)
@@ -121,15 +121,24 @@ def layout(policy: Policy, data: Sequence[Target], options: SFTOptions) -> list[
     return [value_item(policy.tokenizer, t, special=policy.special) for t in data]
 
 
-def sft_loss(scorer: Any) -> Any:
-    """The method's ``LossFn``: the value tokens' mean negative log-likelihood."""
+def sft_loss(scorer: Any) -> ItemLoss:
+    """The method's ``LossFn``: the value tokens' mean negative log-likelihood (a sum over the
+    items of their NLL over the batch's value-token count)."""
 
-    def loss(model: nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
-        s = torch.stack([x[0] for x in scorer(model, batch["item"])])  # (n, 2): sum, tokens
-        total = chosen_nll(s[:, 0], s[:, 1])
-        return total, {"value_nll": float(total.detach())}
+    def objective(batch: dict[str, Any]) -> Objective:
+        items = batch["item"]
+        tokens = sum(len(it.completions[0]) for it in items)
 
-    return loss
+        def share(idx: Sequence[int], scores: list[torch.Tensor]) -> torch.Tensor:
+            s = torch.stack([x[0] for x in scores])  # (n, 2): sum, tokens
+            return chosen_nll(s[:, 0], s[:, 1], tokens)
+
+        def metrics(scores: list[torch.Tensor]) -> dict[str, float]:
+            return {"value_nll": float(share(range(len(scores)), scores))}
+
+        return Objective(items, share, metrics)
+
+    return ItemLoss(scorer, objective)
 
 
 METHOD = TrainingMethod(
