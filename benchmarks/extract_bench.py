@@ -22,6 +22,10 @@ excluded; unknown for llamacpp/openai). The GEMM-bound fractions use ``_roofline
 in the same run. ``--profile`` adds a torch.profiler table of the ``hf shared`` pass.
 
 Usage: ``python benchmarks/extract_bench.py --questions 200 --seed 0 --threads 2``.
+
+``--workload verbalized`` times the verbalized ``prefill`` + ``distribution`` extraction
+instead, the composed path against the one-pass chain (``_verbalized.py``): ``python
+benchmarks/extract_bench.py --workload verbalized --items 20 --threads 1``.
 """
 
 from __future__ import annotations
@@ -367,6 +371,13 @@ def profile_pass(backend: Any, examples: list, tune: list, rows: int, trace: Pat
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument(
+        "--workload",
+        choices=("choice", "verbalized"),
+        default="choice",
+        help="choice: the multiple-choice methods per layout and backend (default); "
+        "verbalized: prefill + distribution, composed path vs one-pass chain",
+    )
     p.add_argument("--questions", type=int, default=200, help="timed questions (default 200)")
     p.add_argument("--tune-questions", type=int, default=8, help="disjoint warm-up questions")
     p.add_argument("--seed", type=int, default=0, help="seed of the question sample")
@@ -394,9 +405,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rows", default=",".join(ROWS), help=f"rows to run, of {','.join(ROWS)}")
     p.add_argument("--profile", action="store_true", help="torch.profiler table of hf shared")
     p.add_argument("--profile-rows", type=int, default=25)
+    verbalized = p.add_argument_group("--workload verbalized")
+    verbalized.add_argument("--items", type=int, default=20, help="timed items per dataset")
+    verbalized.add_argument("--tune-items", type=int, default=2, help="warm-up items")
+    verbalized.add_argument(
+        "--chunks", type=int, default=2, help="chunks the paths alternate on (default 2)"
+    )
+    verbalized.add_argument(
+        "--format-sets", default="2,6", help="format sets: 2 (score_letter, score_number), 6"
+    )
     p.add_argument("--trace", type=Path, help="write the profile as a Chrome trace here")
     args = p.parse_args(argv)
     args.rows = [r for r in args.rows.split(",") if r]
+    args.format_sets = [f for f in args.format_sets.split(",") if f]
+    if unknown := sorted(set(args.format_sets) - {"2", "6"}):
+        p.error(f"unknown format sets {unknown}; known: 2, 6")
     if unknown := sorted(set(args.rows) - set(ROWS)):
         p.error(f"unknown rows {unknown}; known: {', '.join(ROWS)}")
     args.openai_options = {}
@@ -411,6 +434,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.workload == "verbalized":
+        import _verbalized
+
+        _verbalized.main(args)
+        return
     import torch
 
     torch.set_num_threads(args.threads)

@@ -15,6 +15,9 @@ Session-scoped, so each is built once per test run:
 ``tiny_backend`` -> ``confalign.backends.hf.HFBackend``
     The ``hf`` backend on ``tiny_model_dir`` (float32, CPU, chat template on, prompt sharing
     on). Shared by the whole session: do not close it or change its state.
+``tiny_composed_backend`` -> ``confalign.backends.hf.HFBackend``
+    The same tiny model with option ``chain=False``: ``Backend.chain`` composed of ``score``
+    and ``generate`` calls (the reference of the one-pass chain). Shared like ``tiny_backend``.
 ``default_backend`` -> ``confalign.backends.hf.HFBackend``
     The ``hf`` backend on the embedded model (``BackendConfig(model="default")`` resolved to
     ``default_model_dir``). Only in tests marked ``@pytest.mark.slow``.
@@ -89,6 +92,16 @@ def tiny_backend(tiny_model_dir: Path) -> Iterator[HFBackend]:
     from confalign.backends import BackendConfig, load_backend
 
     backend = load_backend("hf", BackendConfig(model=str(tiny_model_dir)))
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_composed_backend(tiny_model_dir: Path) -> Iterator[HFBackend]:
+    from confalign.backends import BackendConfig, load_backend
+
+    config = BackendConfig(model=str(tiny_model_dir), options={"chain": False})
+    backend = load_backend("hf", config)
     yield backend
     backend.close()
 

@@ -164,3 +164,21 @@ def test_naive_reference_agrees_with_the_hf_backend(tiny_backend: object) -> Non
         assert scores[key] == pytest.approx(value, abs=1e-4), key
     unique, reads = eb.unique_counts(tiny_backend, ChoiceExtractor().requests(examples))
     assert tokens > unique > reads > 0  # naive repeats the prompt per option
+
+
+def test_verbalized_least_work(tiny_backend: object) -> None:
+    """The verbalized workload's least-work count and agreement check on real records."""
+    from confalign.confidence import VerbalizedConfig, VerbalizedExtractor
+    from confalign.data.example import QAExample
+
+    _load("_roofline")
+    vb = _load("_verbalized")
+    examples = [
+        QAExample("q1", "What is 2 + 2?", ("3", "4", "five", "22"), 1),
+        QAExample("q2", "Capital of France?", gold="Paris"),
+    ]
+    config = VerbalizedConfig(formats=("score_letter", "score_number"), modes=vb.MODES)
+    records = VerbalizedExtractor(config).extract(tiny_backend, examples)  # type: ignore[arg-type]
+    tokens, reads = vb.least_work(tiny_backend, config, examples, records)
+    assert tokens > reads > 2 * len(config.formats) * len(examples)
+    assert vb.agreement(records, records) == (0.0, True)

@@ -137,7 +137,7 @@ class Generator:
         new = result.sequences[:, width:]
         chosen, top = self._step_logprobs(result.logits, new, s.top_logprobs)
         gens = [
-            self._finish(new[r].tolist(), chosen[r], top[r] if top else None, s)
+            self.finish(new[r].tolist(), chosen[r], top[r] if top else None, s.stop)
             for r in range(new.shape[0])
         ]
         if not s.sampling:
@@ -182,19 +182,20 @@ class Generator:
         per_row = [[(v[r], i[r]) for v, i in top_steps] for r in range(new.shape[0])]
         return chosen, per_row
 
-    def _finish(
+    def finish(
         self,
         ids: list[int],
         logprobs: np.ndarray,
         top: list[tuple[np.ndarray, np.ndarray]] | None,
-        s: _Settings,
+        stop: tuple[str, ...],
     ) -> Generation:
-        """Cut one sample at EOS or the first stop string and build its ``Generation``."""
+        """Cut one sample (new token ids, their log-probabilities, top alternatives or None)
+        at EOS or the first stop string and build its ``Generation``."""
         n = next((i for i, t in enumerate(ids) if t in self.eos_ids), len(ids))
         reason = "stop" if n < len(ids) else "length"
         ids = ids[:n]
         text = self.tokenizer.decode(ids, skip_special_tokens=True)
-        cut = min((i for i in (text.find(x) for x in s.stop) if i >= 0), default=-1)
+        cut = min((i for i in (text.find(x) for x in stop) if i >= 0), default=-1)
         if cut >= 0:
             text, reason = text[:cut], "stop"
             ids = ids[: self._tokens_before(ids, cut)]

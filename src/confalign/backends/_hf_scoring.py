@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -149,24 +150,40 @@ class Scorer:
 
     def _logprobs_at(self, inputs: dict, flat: torch.Tensor) -> torch.Tensor:
         """float32 log-probabilities of the next token at flat positions ``flat``."""
-        use_cache = self.cache_arg in inputs  # a given cache is only read with use_cache
-        if self.body is None:  # logit post-processing: the model's own forward
-            return torch.log_softmax(self._full_forward_logits(inputs, flat).float(), dim=-1)
-        hidden = self.body(**inputs, use_cache=use_cache).last_hidden_state
-        picked = hidden.reshape(-1, hidden.shape[-1])[flat]
-        chunks = [self.head(picked[i : i + _HEAD_CHUNK]) for i in range(0, len(flat), _HEAD_CHUNK)]
-        logits = torch.cat(chunks) if chunks else picked.new_zeros(0, self.head.out_features)
-        return torch.log_softmax(logits.float(), dim=-1)
+        return self.forward_at(inputs, flat)[0]
 
-    def _full_forward_logits(self, inputs: dict, flat: torch.Tensor) -> torch.Tensor:
-        """Logits from the model's own forward, kept only at the union of the needed columns
-        (``logits_to_keep`` takes one index set for all lines)."""
+    def forward_at(
+        self, inputs: dict, flat: torch.Tensor, *, keep_cache: bool = False
+    ) -> tuple[torch.Tensor, Any]:
+        """float32 log-probabilities of the next token at flat positions ``flat`` (line *
+        width + column of ``inputs["input_ids"]``), and the key-value cache after the pass
+        when ``keep_cache`` (else None)."""
+        use_cache = keep_cache or self.cache_arg in inputs  # a cache is read/kept only so
+        if self.body is None:  # logit post-processing: the model's own forward
+            out, logits = self._full_forward_logits(inputs, flat, use_cache)
+        else:
+            out = self.body(**inputs, use_cache=use_cache)
+            hidden = out.last_hidden_state
+            picked = hidden.reshape(-1, hidden.shape[-1])[flat]
+            chunks = [
+                self.head(picked[i : i + _HEAD_CHUNK]) for i in range(0, len(flat), _HEAD_CHUNK)
+            ]
+            logits = torch.cat(chunks) if chunks else picked.new_zeros(0, self.head.out_features)
+        cache = None
+        if keep_cache:
+            cache = out.cache if self.cache_arg == "cache" else out.past_key_values
+        return torch.log_softmax(logits.float(), dim=-1), cache
+
+    def _full_forward_logits(
+        self, inputs: dict, flat: torch.Tensor, use_cache: bool
+    ) -> tuple[Any, torch.Tensor]:
+        """The model's own forward and its logits, kept only at the union of the needed
+        columns (``logits_to_keep`` takes one index set for all lines)."""
         width = inputs["input_ids"].shape[1]
         line, column = flat // width, flat % width
         keep, where = torch.unique(column, return_inverse=True)
-        use_cache = self.cache_arg in inputs
-        logits = self.model(**inputs, use_cache=use_cache, logits_to_keep=keep).logits
-        return logits[line, where]
+        out = self.model(**inputs, use_cache=use_cache, logits_to_keep=keep)
+        return out, out.logits[line, where]
 
     def _mask(self, layout: Layout, skip: int) -> torch.Tensor:
         dtype = next(self.model.parameters()).dtype

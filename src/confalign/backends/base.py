@@ -6,7 +6,11 @@ it knows nothing of questions, confidences or metrics. Three operations, all bat
 - ``score``: per-token log-probabilities of given continuations after a prompt, and the
   next-token probability of given candidate strings at the end of the prompt;
 - ``generate``: text plus per-token log-probabilities (and top-k alternatives), n samples;
-- ``next_token_logprobs``: a convenience over ``score`` for the candidates alone.
+- ``next_token_logprobs``: a convenience over ``score`` for the candidates alone;
+- ``chain``: several reads of one prompt as it grows (candidates at its end, then text written
+  after them, then continuations and a greedy generation after that), by default composed of
+  ``score`` and ``generate`` calls; a backend with the ``"chain"`` capability runs each
+  request on one key-value cache, computing its prompt once.
 
 Prompts are ``Prompt`` values; a backend applies the model's chat template when it has one
 (and ``chat`` is not turned off) and appends ``assistant_prefix`` after the assistant header,
@@ -18,13 +22,13 @@ extractors give lm-eval's templates there), else the turns joined by newlines.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 
-Capability = Literal["score", "candidates", "generate", "prefill", "chat", "top_logprobs"]
+Capability = Literal["score", "candidates", "generate", "prefill", "chat", "top_logprobs", "chain"]
 
 
 class CapabilityError(RuntimeError):
@@ -120,6 +124,50 @@ class Generation:
     finish_reason: Literal["stop", "length"] = "stop"
 
 
+@dataclass(frozen=True, eq=False)
+class ChainRequest:
+    """Reads of one prompt as it grows, in order (``Backend.chain``):
+
+    1. ``candidates``: the next-token mass of each candidate at the end of ``prompt``, as in a
+       ``ScoreRequest``;
+    2. ``then``: the text written next, appended to the prompt's ``assistant_prefix``; a
+       function of step 1's candidate log-masses (None: nothing is appended);
+    3. ``continuations``: scored after the grown prompt, as in a ``ScoreRequest``;
+    4. ``max_new_tokens`` > 0: a greedy generation after the grown prompt, as a
+       ``GenerateRequest`` with ``temperature`` 0, ``n`` 1 and ``stop``.
+    """
+
+    prompt: Prompt
+    candidates: tuple[str, ...] = ()
+    then: Callable[[np.ndarray], str] | None = None
+    continuations: tuple[str, ...] = ()
+    max_new_tokens: int = 0
+    stop: tuple[str, ...] = ()
+
+    def grown(self, candidate_logprobs: np.ndarray) -> Prompt:
+        """The prompt after step 2."""
+        if self.then is None:
+            return self.prompt
+        text = self.then(candidate_logprobs)
+        return replace(self.prompt, assistant_prefix=self.prompt.assistant_prefix + text)
+
+    def generate_request(self, prompt: Prompt) -> GenerateRequest:
+        """Step 4 as the ``GenerateRequest`` it stands for, after ``prompt``."""
+        return GenerateRequest(prompt, self.max_new_tokens, temperature=0.0, stop=self.stop)
+
+
+@dataclass(frozen=True, eq=False)
+class ChainResult:
+    """``prompt``: the grown prompt. ``candidate_logprobs``: step 1 (shape ``(n_candidates,)``),
+    ``continuation_logprobs``: step 3 (as ``ScoreResult``'s), ``generation``: step 4 (None when
+    ``max_new_tokens`` is 0)."""
+
+    prompt: Prompt
+    candidate_logprobs: np.ndarray
+    continuation_logprobs: tuple[np.ndarray, ...]
+    generation: Generation | None
+
+
 @dataclass(frozen=True)
 class BackendConfig:
     """How to load a model. ``model``: a Hub id, a local path, ``"default"`` (the embedded
@@ -197,6 +245,40 @@ class Backend(ABC):
         """Log next-token mass of each candidate after each prompt, shape ``(len(candidates),)``."""
         results = self.score([ScoreRequest(p, candidates=tuple(candidates)) for p in prompts])
         return [r.candidate_logprobs for r in results]
+
+    def chain(self, requests: Sequence[ChainRequest]) -> list[ChainResult]:
+        """One ``ChainResult`` per request, in order. This default composes the protocol's
+        calls, each over the requests that need it (none when none does): one ``score`` call
+        for the candidates, one ``generate`` call, then one ``score`` call for the
+        continuations. A backend with the ``"chain"`` capability overrides it to run each
+        request on one key-value cache; its results equal these up to floating-point
+        rounding (the same greedy text)."""
+        n = len(requests)
+        candidates = [np.zeros(0)] * n
+        firsts = [i for i, r in enumerate(requests) if r.candidates]
+        if firsts:
+            asked = [
+                ScoreRequest(requests[i].prompt, candidates=requests[i].candidates) for i in firsts
+            ]
+            for i, res in zip(firsts, self.score(asked), strict=True):
+                candidates[i] = res.candidate_logprobs
+        prompts = [r.grown(c) for r, c in zip(requests, candidates, strict=True)]
+        generations: list[Generation | None] = [None] * n
+        wanted = [i for i, r in enumerate(requests) if r.max_new_tokens > 0]
+        if wanted:
+            made = self.generate([requests[i].generate_request(prompts[i]) for i in wanted])
+            for i, gens in zip(wanted, made, strict=True):
+                generations[i] = gens[0]
+        continued: list[tuple[np.ndarray, ...]] = [()] * n
+        wanted = [i for i, r in enumerate(requests) if r.continuations]
+        if wanted:
+            asked = [ScoreRequest(prompts[i], requests[i].continuations) for i in wanted]
+            for i, res in zip(wanted, self.score(asked), strict=True):
+                continued[i] = res.continuation_logprobs
+        return [
+            ChainResult(p, c, s, g)
+            for p, c, s, g in zip(prompts, candidates, continued, generations, strict=True)
+        ]
 
     def require(self, capability: Capability, needed_by: str) -> None:
         """Raise ``CapabilityError`` unless this backend has ``capability``."""

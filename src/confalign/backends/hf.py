@@ -45,7 +45,9 @@ layout), ``pack`` (True: short requests fill the padding of long ones), ``merge_
 (4096: prompt + new tokens of all sample rows in one ``generate`` call, i.e. the key-value
 cache; larger than ``batch_tokens`` because a decode step over few rows is bound by reading the
 weights, smaller than it could be because long greedy prompts slow down in larger batches; the
-sweep is in ``docs/performance.md``).
+sweep is in ``docs/performance.md``), ``chain`` (True: ``Backend.chain`` runs each request on
+one key-value cache, ``_hf_chain``, the ``"chain"`` capability; False, or an attention that takes
+no custom mask: the protocol's composition of ``score`` and ``generate`` calls).
 """
 
 from __future__ import annotations
@@ -59,12 +61,15 @@ import numpy as np
 import torch
 
 from confalign.backends import register_backend
+from confalign.backends._hf_chain import Chainer
 from confalign.backends._hf_generate import Generator
 from confalign.backends._hf_scoring import Scorer
 from confalign.backends.base import (
     Backend,
     BackendConfig,
     Capability,
+    ChainRequest,
+    ChainResult,
     GenerateRequest,
     Generation,
     Prompt,
@@ -92,6 +97,7 @@ class HFOptions:
     attn_implementation: str = "sdpa"  # sdpa/eager take the prompt-sharing mask
     revision: str | None = None  # Hub revision of model (and adapter)
     generate_batch_tokens: int = 4096  # key-value cache tokens per generate call
+    chain: bool = True  # Backend.chain on one key-value cache (False: score + generate calls)
 
     def __post_init__(self) -> None:
         if self.generate_batch_tokens < 1:
@@ -110,7 +116,7 @@ class HFBackend(Backend):
 
     name: ClassVar[str] = "hf"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {"score", "candidates", "generate", "prefill", "chat", "top_logprobs"}
+        {"score", "candidates", "generate", "prefill", "chat", "top_logprobs", "chain"}
     )
 
     def __init__(self, config: BackendConfig) -> None:
@@ -137,11 +143,14 @@ class HFBackend(Backend):
         # Prompt sharing and packing need a custom attention mask (sdpa or eager attention).
         self._shared = self.options.share_prompt and self._scorer.supports_tree_mask
         self._generator = Generator(self.model, self.tokenizer, self.eos_ids)
+        self._chainer = Chainer(self._scorer, self._generator, self.pad_id)
         self._greedy: OrderedDict[GenerateRequest, list[Generation]] = OrderedDict()
         self._encoded: OrderedDict[tuple[str, bool], list[int]] = OrderedDict()
         self._candidates: dict[str, list[int]] = {}
         if not self.chat:
             self.capabilities = self.capabilities - {"chat"}
+        if not (self.options.chain and self._scorer.supports_tree_mask):
+            self.capabilities = self.capabilities - {"chain"}
 
     # -- prompts and tokens --------------------------------------------------------------
 
@@ -320,6 +329,14 @@ class HFBackend(Backend):
         context = text[: len(text) - len(space)]
         return ids + (self.split_encode(context, ids, [space])[0] if space else [])
 
+    def chain(self, requests: Sequence[ChainRequest]) -> list[ChainResult]:
+        """With the ``"chain"`` capability each request's prompt is computed once, on one
+        key-value cache (``_hf_chain``); without it (option ``chain=False``, or attention that
+        takes no custom mask) the protocol's composition of ``score`` and ``generate``."""
+        if "chain" not in self.capabilities or not requests:
+            return super().chain(requests)
+        return self._chainer.run(self, requests)
+
     def describe(self) -> dict[str, Any]:
         info = super().describe()
         info.update(
@@ -332,7 +349,7 @@ class HFBackend(Backend):
         return info
 
     def close(self) -> None:
-        del self.model, self._scorer, self._generator
+        del self.model, self._scorer, self._generator, self._chainer
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
 

@@ -312,8 +312,18 @@ def trie_mask(layout: Layout, tries: Sequence[np.ndarray], *, dtype: torch.dtype
         b, col = divmod(start, width)
         n = len(anc)
         allowed[b, col : col + n, col : col + n] = anc
-    mask = torch.from_numpy(allowed)[:, None]
-    return torch.zeros(mask.shape, dtype=dtype).masked_fill(~mask, torch.finfo(dtype).min)
+    return attention_mask(torch.from_numpy(allowed)[:, None], sdpa=False, dtype=dtype)
+
+
+def attention_mask(allowed: torch.Tensor, *, sdpa: bool, dtype: torch.dtype) -> torch.Tensor:
+    """A boolean (batch, 1, queries, keys) mask (True = attend) as the attention takes it:
+    itself for sdpa, additive (0 / dtype min) for eager attention (or for sdpa too, where one
+    additive mask shared by every layer beats sdpa's conversion in each: ``trie_mask``)."""
+    if sdpa:
+        return allowed
+    return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill(
+        ~allowed, torch.finfo(dtype).min
+    )
 
 
 def fill_lines(lengths: Sequence[int], batch_tokens: int) -> list[list[list[int]]]:
@@ -390,12 +400,7 @@ def tree_mask(
     allowed |= torch.eye(width, dtype=torch.bool, device=device)
     if skip:
         allowed = torch.cat([(sq >= 0).expand(-1, -1, skip), allowed], dim=2)
-    allowed = allowed[:, None]
-    if sdpa:
-        return allowed
-    return torch.zeros(allowed.shape, dtype=dtype, device=device).masked_fill(
-        ~allowed, torch.finfo(dtype).min
-    )
+    return attention_mask(allowed[:, None], sdpa=sdpa, dtype=dtype)
 
 
 def has_sliding_window(config: object) -> bool:

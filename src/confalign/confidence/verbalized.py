@@ -21,6 +21,11 @@ Method key: ``verbalized/<format>/<mode>``, one per (format, mode) per example.
   ``probs`` = P in the format's level order; ``extra["argmax_level"]``, and
   ``extra["level_mass"]``, the unnormalised total probability of the level set.
 
+Both run as one ``Backend.chain`` call per format (``chain_requests``: per example the
+letters (multiple choice), the answer and cue written, the value and the levels), which the ``hf``
+backend computes on one key-value cache, the prompt once; other backends compose it of the
+``score`` (letters), ``generate`` (value) and ``score`` (levels) calls described above.
+
 ``prefill``/``distribution`` records also carry ``extra["answer_ci"]``: the model's internal
 confidence in its own answer on the prompt that produced it (the renormalised letter
 probability, or exp(mean token log-prob) of the open answer, i.e. ``answer_prob``), which DCA
@@ -30,13 +35,20 @@ pairs with Cv. Each mode raises
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, ClassVar, get_args
 
 import numpy as np
 
-from confalign.backends.base import Backend, Capability, GenerateRequest, ScoreRequest
+from confalign.backends.base import (
+    Backend,
+    Capability,
+    ChainRequest,
+    GenerateRequest,
+    Generation,
+    ScoreRequest,
+)
 from confalign.confidence._common import is_correct, normalized_softmax
 from confalign.confidence.base import ConfidenceRecord, Extractor, Mode, register_extractor
 from confalign.confidence.formats import FORMAT_NAMES, ConfidenceFormat, get_format
@@ -52,6 +64,7 @@ from confalign.confidence.prompts import (
     answer_prompt,
     option_letters,
     prefill_prompt,
+    prefill_text,
     prompt_manifest,
     verbalized_prompt,
 )
@@ -162,13 +175,8 @@ class VerbalizedExtractor(Extractor):
                 for i, rec in enumerate(self._free(backend, examples, fmt)):
                     out[i, rec.key] = rec
             if "prefill" in modes or "distribution" in modes:
-                answers = self.own_answers(backend, examples, fmt, opened)
-                if "prefill" in modes:
-                    for i, rec in enumerate(self._prefill(backend, examples, fmt, answers)):
-                        out[i, rec.key] = rec
-                if "distribution" in modes:
-                    for i, rec in enumerate(self._distribution(backend, examples, fmt, answers)):
-                        out[i, rec.key] = rec
+                for i, rec in self._prefilled(backend, examples, fmt, opened):
+                    out[i, rec.key] = rec
         return [out[i, key] for i in range(len(examples)) for key in self.method_keys()]
 
     # -- the model's own answer ------------------------------------------------------------
@@ -194,12 +202,7 @@ class VerbalizedExtractor(Extractor):
                 for i in mc
             ]
             for i, res in zip(mc, backend.score(requests), strict=True):
-                p = normalized_softmax(res.candidate_logprobs)
-                if p is None:
-                    answers[i] = OwnAnswer("", None)
-                else:
-                    k = int(np.argmax(p))
-                    answers[i] = OwnAnswer(LETTERS[k], float(p[k]))
+                answers[i] = letter_answer(res.candidate_logprobs)
         answers |= self.open_answers(backend, examples) if opened is None else opened
         return [answers[i] for i in range(len(examples))]
 
@@ -251,30 +254,65 @@ class VerbalizedExtractor(Extractor):
             )
         return records
 
-    def _prefill(
+    def chain_requests(
+        self, examples: Sequence[QAExample], fmt: ConfidenceFormat, opened: dict[int, OwnAnswer]
+    ) -> list[ChainRequest]:
+        """One ``ChainRequest`` per example for the configured ``prefill``/``distribution``
+        modes: multiple choice from ``fmt``'s verbalized prompt up to ``"Answer:"`` (the
+        letters, then the argmax letter and the cue written), open QA from the prefilled
+        prompt of its answer in ``opened``; then every level of ``fmt`` (``distribution``)
+        and the greedy value (``prefill``)."""
+        modes = self.config.modes
+        levels = ()
+        if "distribution" in modes:
+            levels = tuple(fmt.continuation(level) for level in fmt.level_strings)
+        rest = {
+            "continuations": levels,
+            "max_new_tokens": self.config.value_max_new_tokens if "prefill" in modes else 0,
+            "stop": ("\n",),
+        }
+
+        def then(letter_logprobs: np.ndarray) -> str:
+            return prefill_text(letter_answer(letter_logprobs).text, fmt)[len(ANSWER_PREFIX) :]
+
+        return [
+            ChainRequest(
+                verbalized_prompt(ex, fmt, ANSWER_PREFIX),
+                candidates=option_letters(ex),
+                then=then,
+                **rest,
+            )
+            if ex.is_multiple_choice
+            else ChainRequest(prefill_prompt(ex, fmt, opened[i].text), **rest)
+            for i, ex in enumerate(examples)
+        ]
+
+    def _prefilled(
         self,
         backend: Backend,
         examples: Sequence[QAExample],
         fmt: ConfidenceFormat,
-        answers: Sequence[OwnAnswer],
-    ) -> list[ConfidenceRecord]:
-        requests = [
-            GenerateRequest(
-                prefill_prompt(ex, fmt, a.text),
-                max_new_tokens=self.config.value_max_new_tokens,
-                temperature=0.0,
-                stop=("\n",),
-            )
-            for ex, a in zip(examples, answers, strict=True)
-        ]
-        records = []
-        for ex, a, gens in zip(examples, answers, backend.generate(requests), strict=True):
-            g = gens[0]
-            parsed = parse_confidence(fmt.cue + g.text, fmt)
-            extra = {"answer_ci": a.ci, **_parse_extra(parsed)}
-            cost = a.generated_tokens + len(g.tokens)
-            records.append(_record(ex, fmt, "prefill", a.text, parsed, g.text, cost, extra))
-        return records
+        opened: dict[int, OwnAnswer],
+    ) -> Iterator[tuple[int, ConfidenceRecord]]:
+        """The ``prefill`` and ``distribution`` records of ``fmt``: one ``backend.chain``
+        call (the module doc's steps, on one key-value cache where the backend can)."""
+        results = backend.chain(self.chain_requests(examples, fmt, opened))
+        modes = self.config.modes
+        for i, (ex, res) in enumerate(zip(examples, results, strict=True)):
+            a = letter_answer(res.candidate_logprobs) if ex.is_multiple_choice else opened[i]
+            if "prefill" in modes:
+                assert res.generation is not None
+                yield i, self._prefill_record(ex, fmt, a, res.generation)
+            if "distribution" in modes:
+                yield i, _distribution_record(ex, fmt, a, res.continuation_logprobs)
+
+    def _prefill_record(
+        self, ex: QAExample, fmt: ConfidenceFormat, a: OwnAnswer, g: Generation
+    ) -> ConfidenceRecord:
+        parsed = parse_confidence(fmt.cue + g.text, fmt)
+        extra = {"answer_ci": a.ci, **_parse_extra(parsed)}
+        cost = a.generated_tokens + len(g.tokens)
+        return _record(ex, fmt, "prefill", a.text, parsed, g.text, cost, extra)
 
     def distribution_requests(
         self, examples: Sequence[QAExample], fmt: ConfidenceFormat, answers: Sequence[str]
@@ -286,48 +324,50 @@ class VerbalizedExtractor(Extractor):
             for ex, a in zip(examples, answers, strict=True)
         ]
 
-    def _distribution(
-        self,
-        backend: Backend,
-        examples: Sequence[QAExample],
-        fmt: ConfidenceFormat,
-        answers: Sequence[OwnAnswer],
-    ) -> list[ConfidenceRecord]:
-        results = backend.score(
-            self.distribution_requests(examples, fmt, [a.text for a in answers])
-        )
-        values = np.asarray(fmt.values)
-        records = []
-        for ex, a, res in zip(examples, answers, results, strict=True):
-            level_lp = np.array([float(np.sum(lp)) for lp in res.continuation_logprobs])
-            p = normalized_softmax(level_lp)
-            extra: dict[str, Any] = {"answer_ci": a.ci}
-            base = ConfidenceRecord(
-                ex.id,
-                "verbalized",
-                "verbalized",
-                a.text,
-                is_correct(a.text, ex),
-                None,
-                format=fmt.name,
-                mode="distribution",
-                generated_tokens=a.generated_tokens,
-            )
-            if p is None:
-                extra["error"] = "no level has a finite log-probability"
-                records.append(replace(base, extra=extra))
-                continue
-            k = int(np.argmax(p))
-            top = level_lp.max()
-            extra |= {
-                "argmax_level": fmt.level_strings[k],
-                "argmax_value": float(values[k]),
-                "level_mass": float(np.exp(top) * np.exp(level_lp - top).sum()),
-            }
-            confidence = float(np.clip(p @ values, 0.0, 1.0))
-            probs = tuple(float(x) for x in p)
-            records.append(replace(base, confidence=confidence, probs=probs, extra=extra))
-        return records
+
+def letter_answer(letter_logprobs: np.ndarray) -> OwnAnswer:
+    """The own answer of a multiple-choice question from its letters' log-masses: the argmax
+    letter and its renormalised probability (no answer when none is finite)."""
+    p = normalized_softmax(letter_logprobs)
+    if p is None:
+        return OwnAnswer("", None)
+    k = int(np.argmax(p))
+    return OwnAnswer(LETTERS[k], float(p[k]))
+
+
+def _distribution_record(
+    ex: QAExample,
+    fmt: ConfidenceFormat,
+    a: OwnAnswer,
+    continuation_logprobs: Sequence[np.ndarray],
+) -> ConfidenceRecord:
+    level_lp = np.array([float(np.sum(lp)) for lp in continuation_logprobs])
+    p = normalized_softmax(level_lp)
+    extra: dict[str, Any] = {"answer_ci": a.ci}
+    base = ConfidenceRecord(
+        ex.id,
+        "verbalized",
+        "verbalized",
+        a.text,
+        is_correct(a.text, ex),
+        None,
+        format=fmt.name,
+        mode="distribution",
+        generated_tokens=a.generated_tokens,
+    )
+    if p is None:
+        extra["error"] = "no level has a finite log-probability"
+        return replace(base, extra=extra)
+    k = int(np.argmax(p))
+    top = level_lp.max()
+    extra |= {
+        "argmax_level": fmt.level_strings[k],
+        "argmax_value": float(fmt.values[k]),
+        "level_mass": float(np.exp(top) * np.exp(level_lp - top).sum()),
+    }
+    confidence = float(np.clip(p @ np.asarray(fmt.values), 0.0, 1.0))
+    probs = tuple(float(x) for x in p)
+    return replace(base, confidence=confidence, probs=probs, extra=extra)
 
 
 def _parse_extra(parsed: ParsedConfidence) -> dict[str, Any]:
@@ -366,4 +406,11 @@ def _record(
 
 register_extractor("verbalized")(VerbalizedExtractor)
 
-__all__ = ["FORMAT_NAMES", "MODES", "OwnAnswer", "VerbalizedConfig", "VerbalizedExtractor"]
+__all__ = [
+    "FORMAT_NAMES",
+    "MODES",
+    "OwnAnswer",
+    "VerbalizedConfig",
+    "VerbalizedExtractor",
+    "letter_answer",
+]
