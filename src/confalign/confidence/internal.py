@@ -178,10 +178,22 @@ def answer_token_slice(text: str, tokens: Sequence[str]) -> slice:
     return slice(first, last + 1)
 
 
+def answer_request(ex: QAExample, max_new_tokens: int) -> GenerateRequest:
+    """The greedy open answer on ``answer_prompt``, up to a newline: ``answer_prob``'s request,
+    which the verbalized modes' own answer repeats (a backend may serve it from memory)."""
+    return GenerateRequest(answer_prompt(ex), max_new_tokens, 0.0, stop=("\n",))
+
+
+def answer_logprobs(gen: Generation) -> np.ndarray:
+    """The log-probabilities of the answer's own tokens (``answer_token_slice``), float64."""
+    return np.asarray(gen.token_logprobs, dtype=np.float64)[
+        answer_token_slice(gen.text, gen.tokens)
+    ]
+
+
 def _answer_record(ex: QAExample, method: str, gen: Generation) -> ConfidenceRecord:
     answer = gen.text.strip()
-    span = answer_token_slice(gen.text, gen.tokens)
-    lps = np.asarray(gen.token_logprobs, dtype=np.float64)[span]
+    lps = answer_logprobs(gen)
     extra: dict[str, object] = {"answer_tokens": len(lps), "finish_reason": gen.finish_reason}
     if not answer or len(lps) == 0:
         extra["error"] = "empty answer"
@@ -237,10 +249,7 @@ class AnswerProbExtractor(Extractor):
         backend.require("generate", "the answer_prob method")
         if not examples:
             return []
-        requests = [
-            GenerateRequest(answer_prompt(ex), self.config.max_new_tokens, 0.0, stop=("\n",))
-            for ex in examples
-        ]
+        requests = [answer_request(ex, self.config.max_new_tokens) for ex in examples]
         generations = backend.generate(requests)
         return [
             _answer_record(ex, method, gens[0])

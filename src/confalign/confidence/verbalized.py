@@ -52,7 +52,7 @@ from confalign.backends.base import (
 from confalign.confidence._common import is_correct, normalized_softmax
 from confalign.confidence.base import ConfidenceRecord, Extractor, Mode, register_extractor
 from confalign.confidence.formats import FORMAT_NAMES, ConfidenceFormat, get_format
-from confalign.confidence.internal import answer_token_slice
+from confalign.confidence.internal import answer_logprobs, answer_request
 from confalign.confidence.parsing import (
     ParsedConfidence,
     parse_choice,
@@ -61,7 +61,6 @@ from confalign.confidence.parsing import (
 )
 from confalign.confidence.prompts import (
     ANSWER_PREFIX,
-    answer_prompt,
     option_letters,
     prefill_prompt,
     prefill_text,
@@ -212,21 +211,11 @@ class VerbalizedExtractor(Extractor):
         opened = [i for i, ex in enumerate(examples) if not ex.is_multiple_choice]
         if not opened:
             return {}
-        requests = [
-            GenerateRequest(
-                answer_prompt(examples[i]),
-                max_new_tokens=self.config.answer_max_new_tokens,
-                temperature=0.0,
-                stop=("\n",),
-            )
-            for i in opened
-        ]
+        requests = [answer_request(examples[i], self.config.answer_max_new_tokens) for i in opened]
         answers = {}
         for i, gens in zip(opened, backend.generate(requests), strict=True):
             g = gens[0]
-            lps = np.asarray(g.token_logprobs, dtype=np.float64)[
-                answer_token_slice(g.text, g.tokens)
-            ]
+            lps = answer_logprobs(g)
             ci = float(np.exp(lps.mean())) if len(lps) and g.text.strip() else None
             answers[i] = OwnAnswer(g.text.strip(), ci, len(g.tokens))
         return answers
