@@ -69,6 +69,11 @@ class ConfidenceFormat:
         """The exact text scored after the cue for ``level`` in the distribution mode."""
         return " " + level
 
+    @property
+    def level_continuations(self) -> tuple[str, ...]:
+        """Every level's ``continuation``, in level order: what the distribution mode scores."""
+        return tuple(self.continuation(level) for level in self.level_strings)
+
     def value_of(self, level: str) -> float:
         for name, value in self.levels:
             if name == level:

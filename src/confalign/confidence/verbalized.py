@@ -254,7 +254,7 @@ class VerbalizedExtractor(Extractor):
         modes = self.config.modes
         levels = ()
         if "distribution" in modes:
-            levels = tuple(fmt.continuation(level) for level in fmt.level_strings)
+            levels = fmt.level_continuations
         rest = {
             "continuations": levels,
             "max_new_tokens": self.config.value_max_new_tokens if "prefill" in modes else 0,
@@ -307,7 +307,7 @@ class VerbalizedExtractor(Extractor):
         self, examples: Sequence[QAExample], fmt: ConfidenceFormat, answers: Sequence[str]
     ) -> list[ScoreRequest]:
         """One request per example: every level of ``fmt`` after the prefilled cue."""
-        levels = tuple(fmt.continuation(level) for level in fmt.level_strings)
+        levels = fmt.level_continuations
         return [
             ScoreRequest(prefill_prompt(ex, fmt, a), continuations=levels)
             for ex, a in zip(examples, answers, strict=True)

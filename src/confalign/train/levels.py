@@ -57,7 +57,7 @@ class LevelItem:
 def answer_continuations(answer: str, fmt: ConfidenceFormat) -> list[str]:
     """The branch texts of one answer: ``" <a>\\n<cue> <level>"`` for every level."""
     head = prefill_text(answer, fmt)[len(ANSWER_PREFIX) :]
-    return [head + fmt.continuation(level) for level in fmt.level_strings]
+    return [head + c for c in fmt.level_continuations]
 
 
 def level_item(

@@ -76,7 +76,7 @@ def answer_requests(
     """One request per example: the prompt up to ``"Answer:"`` (the own-answer prompt, with
     the option letters as candidates for multiple choice) and, as continuations, every answer
     followed by the cue and each level: ``" C\\nConfidence: A"``, answer-major."""
-    levels = [fmt.continuation(level) for level in fmt.level_strings]
+    levels = fmt.level_continuations
     return [
         ScoreRequest(
             verbalized_prompt(ex, fmt, ANSWER_PREFIX),

@@ -57,7 +57,7 @@ def hf_parts(backend: Backend) -> tuple[Any, Any]:
 def level_target(backend: Backend, fmt: ConfidenceFormat) -> LevelTarget:
     """The confidence position's target for ``fmt`` (module doc); ``ValueError`` if none."""
     hf_parts(backend)
-    encoded = backend.encode([fmt.continuation(level) for level in fmt.level_strings])  # type: ignore[attr-defined]
+    encoded = backend.encode(list(fmt.level_continuations))  # type: ignore[attr-defined]
     lengths = {len(ids) for ids in encoded}
     prefixes = {tuple(ids[:-1]) for ids in encoded}
     last = [ids[-1] for ids in encoded]
