@@ -50,7 +50,7 @@ import numpy as np
 import torch
 
 from confalign.backends._hf_generate import Generator
-from confalign.backends._hf_scoring import Scorer, _candidate_mass
+from confalign.backends._hf_scoring import Scorer, candidate_mass
 from confalign.backends.base import Backend, ChainRequest, ChainResult, Generation, Prompt
 from confalign.backends.packed import (
     TreeItem,
@@ -247,7 +247,7 @@ class Chainer:
         if batch[0].first is not None:
             lps = self.step(rows, [chain_piece(p.first or [], 0) for p in batch])
             ends = torch.cat([lp[-1:] for lp in lps])
-            cands = _candidate_mass(ends, [p.cand_ids for p in batch])
+            cands = candidate_mass(ends, [p.cand_ids for p in batch])
             cached = [p.first or [] for p in batch]
         kept, composed, seconds = [], [], []
         for k, (p, c) in enumerate(zip(batch, cands, strict=True)):

@@ -137,9 +137,7 @@ class Scorer:
         targets = torch.from_numpy(np.concatenate([rows[i].read_tgt for i in order]))
         picked = logprobs[: len(tok_idx)].gather(1, targets[:, None].to(self.device))
         tok_lp = picked[:, 0].double().cpu().numpy()
-        cand_lp = _candidate_mass(
-            logprobs[len(tok_idx) :], [rows[i].cand_ids for i, _ in cand_rows]
-        )
+        cand_lp = candidate_mass(logprobs[len(tok_idx) :], [rows[i].cand_ids for i, _ in cand_rows])
         cand_of = dict(zip([i for i, _ in cand_rows], cand_lp, strict=True))
         out, offset = {}, 0
         for i in order:
@@ -190,7 +188,7 @@ class Scorer:
         return tree_mask(layout, skip, sdpa=self.attn == "sdpa", dtype=dtype, device=self.device)
 
 
-def _candidate_mass(logprobs: torch.Tensor, cand_ids: Sequence[Sequence[Sequence[int]]]) -> list:
+def candidate_mass(logprobs: torch.Tensor, cand_ids: Sequence[Sequence[Sequence[int]]]) -> list:
     """log sum over each candidate's token ids of the next-token probability, per row."""
     if not cand_ids:
         return []
