@@ -38,6 +38,7 @@ from torch import nn
 from confalign.backends.peft_compat import peft_wrapping
 from confalign.runs import atomic_dir, seal_dir, writing
 from confalign.train.checkpoints import resume_point, rotate
+from confalign.train.packing import BATCH_TOKENS
 
 Device = str
 CHECKPOINTS = "checkpoints"
@@ -97,7 +98,7 @@ class TrainSettings:
     save_total_limit: int = 2
     logging_steps: int = 5
     seed: int = 0
-    batch_tokens: int = 512
+    batch_tokens: int = BATCH_TOKENS
     lora: LoraSettings = field(default_factory=LoraSettings)
 
     def __post_init__(self) -> None:

@@ -50,6 +50,10 @@ from confalign.backends.packed import (
     trie_mask,
 )
 
+# Tokens per forward pass (lines x width): one pass's activations are alive at a time, so this
+# bounds training's activation memory (module doc; TrainingSettings.batch_tokens's default).
+BATCH_TOKENS = 512
+
 Scores = list[torch.Tensor]  # per item, ``(n_completions, 2)``: summed log-prob, token count
 
 
@@ -76,7 +80,7 @@ class PackedScorer:
     positions alone. ``batch_tokens``: tokens per forward pass (lines x width).
     """
 
-    def __init__(self, model: nn.Module, pad_id: int, *, batch_tokens: int = 512) -> None:
+    def __init__(self, model: nn.Module, pad_id: int, *, batch_tokens: int = BATCH_TOKENS) -> None:
         base = _unwrap(model)
         config = base.config
         self.pad_id = pad_id
