@@ -165,6 +165,7 @@ def load_policy(
     from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
 
     from confalign.backends.default_model import resolve_model
+    from confalign.train.fused_lora import fuse_lora
 
     release_freed_memory()
     path = resolve_model(model)
@@ -188,6 +189,7 @@ def load_policy(
         )
         with peft_wrapping():
             policy = get_peft_model(base, config)
+    fuse_lora(policy)
     return policy, tokenizer
 
 
