@@ -2,7 +2,7 @@
 CalibratedMath and ``world_facts``, every internal method and two verbalized formats, then the
 report; then the repair: a short DCA run on ``world_facts`` (``demo_dca_config``) with its
 before/after table on 100 held-out questions, ρ(Cv, Ci) and |ε| with 95% bootstrap intervals.
-Measured from a fresh clone on 2 idle CPU cores: 16 min 23 s, peak RSS 2.19 GB (README;
+Measured from a fresh clone on 2 idle CPU cores: 15 min 50 s, peak RSS 2.18 GB (README;
 the aim is 15 minutes); the DCA results are ``docs/results/dca-smollm2.md``.
 
 Why these choices (docs/design.md "Measured facts"): on the embedded SmolLM2-135M-Instruct the
