@@ -45,7 +45,7 @@ def peer_generate(backend: Any, requests: Sequence[Any], per_call: int) -> list[
     with torch.inference_mode():
         for start in range(0, len(requests), per_call):
             chunk = requests[start : start + per_call]
-            rows = [backend._generation_prompt(r.prompt) for r in chunk]
+            rows = [backend.generation_ids(r.prompt) for r in chunk]
             width = max(map(len, rows))
             ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows])
             mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
@@ -99,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     backend = load_backend("hf", BackendConfig(model="default", threads=args.threads))
     requests, tune_requests = extractor.requests(examples), extractor.requests(tune)
     # The peer's batch: as many questions as the backend's own first batch holds.
-    prompt_ids = [backend._generation_prompt(r.prompt) for r in requests]
+    prompt_ids = [backend.generation_ids(r.prompt) for r in requests]
     first = next(
         _batches(
             list(range(len(requests))),

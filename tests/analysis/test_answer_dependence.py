@@ -30,8 +30,10 @@ from confalign.analysis.answer_dependence.target import (
     level_target,
     token_prompt,
 )
+from confalign.backends import ScoreRequest
 from confalign.confidence._common import normalized_softmax
 from confalign.confidence.formats import get_format
+from confalign.confidence.prompts import prefill_prompt
 from confalign.confidence.verbalized import VerbalizedExtractor
 from confalign.data.example import QAExample
 
@@ -78,7 +80,11 @@ def test_level_distributions_equal_the_distribution_modes_requests(tiny_backend,
     shared = level_distributions(tiny_backend, [MC, OPEN], fmt, answers)
     extractor = VerbalizedExtractor()
     for ex, group, got in zip([MC, OPEN], answers, shared, strict=True):
-        requests = extractor.distribution_requests([ex] * len(group), fmt, list(group))
+        # The distribution mode's own requests: every level after the prefilled cue.
+        requests = [
+            ScoreRequest(prefill_prompt(ex, fmt, a), continuations=fmt.level_continuations)
+            for a in group
+        ]
         for k, res in enumerate(tiny_backend.score(requests)):
             want = normalized_softmax([float(np.sum(lp)) for lp in res.continuation_logprobs])
             np.testing.assert_allclose(got.p[k], want, atol=2e-6)

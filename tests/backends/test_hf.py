@@ -247,7 +247,7 @@ def test_describe(tiny_backend: HFBackend) -> None:
 
 
 def _model_greedy(backend: HFBackend, prompt: Prompt, max_new: int) -> list[int]:
-    ids = torch.tensor([backend._generation_prompt(prompt)])
+    ids = torch.tensor([backend.generation_ids(prompt)])
     with torch.inference_mode():
         out = backend.model.generate(
             ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new, do_sample=False
@@ -266,7 +266,7 @@ def test_greedy_matches_model_generate_and_teacher_forcing(tiny_backend: HFBacke
         ids = tiny_backend.tokenizer(list(gen.tokens), add_special_tokens=False)["input_ids"]
         assert gen.text == tiny_backend.tokenizer.decode(want, skip_special_tokens=True)
         assert len(gen.tokens) == len(want) == len(gen.token_logprobs) == len(gen.top_logprobs)
-        ctx = tiny_backend._generation_prompt(prompt)
+        ctx = tiny_backend.generation_ids(prompt)
         forced = _forward_logprobs(tiny_backend.model, ctx + want)
         teacher = [forced[len(ctx) - 1 + j, t].item() for j, t in enumerate(want)]
         np.testing.assert_allclose(gen.token_logprobs, teacher, atol=ATOL)
@@ -302,7 +302,7 @@ def test_sampling_is_repeatable_with_a_seed(tiny_backend: HFBackend) -> None:
     texts = {g.text for g in a}
     assert len(texts) > 1  # three samples at a high temperature differ
     # Log-probabilities stay those of the temperature-1 distribution.
-    ctx = tiny_backend._generation_prompt(request.prompt)
+    ctx = tiny_backend.generation_ids(request.prompt)
     checked = 0
     for g in a:
         ids = _piece_ids(tiny_backend, g.tokens)
@@ -431,7 +431,7 @@ def test_sampling_draws_equal_a_plain_reference(
     prompt = Prompt("Go on, tell me more")
     request = GenerateRequest(prompt, 6, temperature, top_p, n=4, seed=11)
     (ours,) = tiny_backend.generate([request])
-    ids = tiny_backend._generation_prompt(prompt)
+    ids = tiny_backend.generation_ids(prompt)
     want = _reference_samples(tiny_backend, ids, 4, 6, temperature, top_p, seed=11)
     eos = tiny_backend._generator.eos_ids
     for sample, expected in zip(ours, want, strict=True):

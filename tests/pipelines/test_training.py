@@ -30,7 +30,9 @@ SPLITS = Splits(train=EX[:2], validation=EX[2:3], heldout=EX[3:5], ood=EX[5:])
 
 def test_identity_ignores_how_and_where_it_runs(tmp_path: Path) -> None:
     config = make_config("advice", output=tmp_path / "a")
-    same = replace_settings(config, output=tmp_path / "b", threads=1, evaluate=False)
+    same = replace_settings(
+        config, output=tmp_path / "b", threads=1, evaluate=False, release_memory=False
+    )
     assert same.identity() == config.identity()
     other = make_config("advice", output=tmp_path / "a", correct_from="gold")
     assert other.identity() != config.identity()

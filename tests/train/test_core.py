@@ -14,6 +14,7 @@ from safetensors.torch import load_file
 from train_helpers import PAIRS, render
 from transformers import TrainerCallback
 
+from confalign.train import core
 from confalign.train.core import LoraSettings, TrainSettings, fit, load_policy, save_adapter
 from confalign.train.dca_data import tokenize_pair
 from confalign.train.packing import PackedScorer
@@ -38,6 +39,18 @@ def _setup(model_dir: Path) -> tuple[Any, list[dict[str, Any]], Any]:
     scorer = PackedScorer(policy, tokenizer.pad_token_id)
     records = preference_records(items, reference_logps(policy, scorer, items))
     return policy, records, preference_loss(scorer, loss_type="ipo", beta=0.1)
+
+
+def test_release_memory_false_leaves_the_allocator_alone(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr(core, "release_freed_memory", lambda: calls.append(1))
+    cpu = torch.device("cpu")
+    load_policy(str(tiny_model_dir), SETTINGS.lora, device=cpu, release_memory=False)
+    assert calls == []
+    load_policy(str(tiny_model_dir), SETTINGS.lora, device=cpu)
+    assert calls == [1]
 
 
 def test_gradients_reach_only_lora_parameters(tiny_model_dir: Path) -> None:

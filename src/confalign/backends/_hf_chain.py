@@ -253,9 +253,7 @@ class Chainer:
         for k, (p, c) in enumerate(zip(batch, cands, strict=True)):
             request = requests[p.index]
             prompt = request.grown(c)
-            text = backend.render(prompt)
-            ids, space = backend.encode_prompt(text)
-            context = text[: len(text) - len(space)]
+            ids, space, context = backend.split_prompt(backend.render(prompt))
             conts = backend.split_encode(context, ids, request.continuations)
             if not conts and request.max_new_tokens <= 0:  # nothing more to read
                 out[p.index] = ChainResult(prompt, c, (), None)
@@ -350,12 +348,11 @@ class _Plan:
     @classmethod
     def of(cls, backend: HFBackend, index: int, request: ChainRequest) -> _Plan:
         text = backend.render(request.prompt)
-        ids, space = backend.encode_prompt(text)
-        context = text[: len(text) - len(space)]
+        ids, space, context = backend.split_prompt(text)
         first, cand_ids = None, []
         if request.candidates:
             if space:  # read after the spaces (a branch of their own in ``score``)
-                first = ids + backend.split_encode(context, ids, [space])[0]
+                first = backend.generation_ids(text)
                 cand_ids = [backend.candidate_ids(c) for c in request.candidates]
             else:
                 first = ids

@@ -197,6 +197,19 @@ class HFBackend(Backend):
             ids = [bos if bos is not None else self.eos_ids[0]]
         return ids, text[len(context) :]
 
+    def split_prompt(self, text: str) -> tuple[list[int], str, str]:
+        """``encode_prompt`` of a rendered ``text`` and the text its ids encode: (ids, the
+        trailing spaces, the text before them)."""
+        ids, space = self.encode_prompt(text)
+        return ids, space, text[: len(text) - len(space)]
+
+    def generation_ids(self, prompt: Prompt | str) -> list[int]:
+        """The ids a generation after ``prompt`` (or its rendered text) starts from: the
+        prompt's, then its trailing spaces encoded in context."""
+        text = prompt if isinstance(prompt, str) else self.render(prompt)
+        ids, space, context = self.split_prompt(text)
+        return ids + (self.split_encode(context, ids, [space])[0] if space else [])
+
     def candidate_ids(self, candidate: str) -> list[int]:
         """Ids of the single-token forms of ``candidate`` encoded alone: ``c`` and ``" " + c``
         (the forms read after moved trailing spaces; see ``context_candidate_ids``)."""
@@ -272,8 +285,7 @@ class HFBackend(Backend):
     ) -> tuple[int, list[tuple[int, slice]], int]:
         """Append the rows that ``request`` (rendered as ``text``) needs; return (prompt
         tokens, per continuation (row index, slice of its reads), candidate row or -1)."""
-        ids, space = self.encode_prompt(text)
-        context = text[: len(text) - len(space)]
+        ids, space, context = self.split_prompt(text)
         conts = self.split_encode(context, ids, [space + c for c in request.continuations])
         if space:  # candidates are read after the moved spaces, their forms encoded alone
             cand_ids = [self.candidate_ids(c) for c in request.candidates]
@@ -312,7 +324,7 @@ class HFBackend(Backend):
         if todo:
             fresh = self._generator.run(
                 [requests[i] for i in todo],
-                [self._generation_prompt(requests[i].prompt) for i in todo],
+                [self.generation_ids(requests[i].prompt) for i in todo],
                 self.options.generate_batch_tokens,
             )
             for i, generations in zip(todo, fresh, strict=True):
@@ -322,12 +334,6 @@ class HFBackend(Backend):
                     if len(self._greedy) > GREEDY_CACHE:
                         self._greedy.popitem(last=False)
         return [o for o in out if o is not None]
-
-    def _generation_prompt(self, prompt: Prompt) -> list[int]:
-        text = self.render(prompt)
-        ids, space = self.encode_prompt(text)
-        context = text[: len(text) - len(space)]
-        return ids + (self.split_encode(context, ids, [space])[0] if space else [])
 
     def chain(self, requests: Sequence[ChainRequest]) -> list[ChainResult]:
         """With the ``"chain"`` capability each request's prompt is computed once, on one

@@ -303,16 +303,6 @@ class VerbalizedExtractor(Extractor):
         cost = a.generated_tokens + len(g.tokens)
         return _record(ex, fmt, "prefill", a.text, parsed, g.text, cost, extra)
 
-    def distribution_requests(
-        self, examples: Sequence[QAExample], fmt: ConfidenceFormat, answers: Sequence[str]
-    ) -> list[ScoreRequest]:
-        """One request per example: every level of ``fmt`` after the prefilled cue."""
-        levels = fmt.level_continuations
-        return [
-            ScoreRequest(prefill_prompt(ex, fmt, a), continuations=levels)
-            for ex, a in zip(examples, answers, strict=True)
-        ]
-
 
 def letter_answer(letter_logprobs: np.ndarray) -> OwnAnswer:
     """The own answer of a multiple-choice question from its letters' log-masses: the argmax

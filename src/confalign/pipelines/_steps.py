@@ -98,7 +98,9 @@ def load_training_policy(config: RunSettings) -> Policy:
         torch.set_num_threads(config.threads)
     device = process_device(config.device)
     t = config.train
-    model, tokenizer = load_policy(config.model, t.lora, device=device, seed=t.seed)
+    model, tokenizer = load_policy(
+        config.model, t.lora, device=device, seed=t.seed, release_memory=config.release_memory
+    )
     scorer = PackedScorer(model, pad_id(tokenizer), batch_tokens=t.batch_tokens)
     special = getattr(tokenizer, "chat_template", None) is None
     return Policy(model, tokenizer, scorer, device, special)
