@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import sys
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from sklearn.metrics import log_loss as sk_log_loss
 from torchmetrics.classification import BinaryCalibrationError
 
 from confalign import metrics as M
-from confalign.metrics import binning, bootstrap, calibration
+from confalign.metrics import binning, bootstrap, calibration, smooth
 
 
 def test_ece_and_mce_by_hand() -> None:
@@ -185,3 +186,97 @@ def test_names_follow_the_direction_convention() -> None:
 def test_docstring_examples_run() -> None:
     for module in (calibration, bootstrap):
         assert doctest.testmod(module).failed == 0
+
+
+def _smece_case(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded (confidence, correct): n in 1..500 (1..10 for every 4th seed), six shapes of
+    confidences and five kinds of correctness, crossed by the seed."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 11 if seed % 4 == 0 else 501))
+    shape = seed % 6
+    if shape == 0:  # uniform
+        c = rng.random(n)
+    elif shape == 1:  # beta, random parameters
+        c = rng.beta(rng.uniform(0.3, 5.0), rng.uniform(0.3, 5.0), n)
+    elif shape == 2:  # concentrated near 0 and near 1
+        near = rng.exponential(0.01, n).clip(max=1.0)
+        c = np.where(rng.random(n) < 0.5, near, 1.0 - near)
+    elif shape == 3:  # ties: a few distinct values
+        c = rng.choice(rng.random(int(rng.integers(1, 6))), n)
+    elif shape == 4:  # exact 0.0 and 1.0 among uniform values
+        c = rng.random(n)
+        c[rng.random(n) < 0.25] = 0.0
+        c[rng.random(n) < 0.25] = 1.0
+    else:  # an over-confident model: near 1, with some 1.0
+        c = 1.0 - rng.exponential(0.05, n).clip(max=1.0)
+        c[rng.random(n) < 0.2] = 1.0
+    kind = (seed // 6) % 5
+    if kind == 0:  # calibrated
+        y = rng.random(n) < c
+    elif kind == 1:  # over-confident
+        y = rng.random(n) < c**3
+    elif kind == 2:  # a fixed rate, unrelated to c
+        y = rng.random(n) < rng.choice([0.05, 0.3, 0.5, 0.7, 0.95])
+    elif kind == 3:
+        y = np.zeros(n, dtype=bool)
+    else:
+        y = np.ones(n, dtype=bool)
+    return c, y.astype(float)
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_smooth_ece_equals_relplot(seed: int) -> None:
+    relplot = pytest.importorskip("relplot")
+    c, y = _smece_case(seed)
+    expected, width = relplot.smECE(c, y, return_width=True)
+    assert abs(M.smooth_ece(c, y) - expected) <= 1e-10
+    assert smooth._smooth_ece_and_bandwidth(c, y)[1] == width  # the same bisection outcome
+
+
+# every grid size relplot uses: sigma = k / 1024 for k = 2..10 (the bisection's bandwidths below
+# 0.01, grids of 1025 to 5121 points, odd and even), and the 1001-point grid of all the others
+@pytest.mark.parametrize("k", [*range(2, 12), 16, 51, 100, 512, 1024])
+def test_smooth_ece_at_a_fixed_bandwidth_equals_relplot(k: int) -> None:
+    relplot_metrics = pytest.importorskip("relplot.metrics")
+    for seed in (1, 5):  # beta confidences, calibrated; an over-confident model, near 1
+        c, y = _smece_case(seed)
+        expected = relplot_metrics.smooth_ece(c, y, k / 1024)
+        assert abs(smooth._FixedBandwidth(c, y)(k / 1024) - expected) <= 1e-10
+
+
+@pytest.mark.parametrize(
+    ("c", "y"),
+    [
+        ([0.0], [0]),
+        ([0.0], [1]),
+        ([1.0], [1]),
+        ([1.0], [0]),
+        ([0.5], [1]),
+        ([0.5] * 7, [1, 0, 1, 1, 0, 1, 1]),
+        ([1.0] * 50, [1] * 50),  # smECE 0: the bisection runs down to its smallest bandwidth
+        ([0.0] * 50, [1] * 50),
+        ([0.0, 1.0] * 20, [0, 1] * 20),
+    ],
+)
+def test_smooth_ece_equals_relplot_on_edge_cases(c: list[float], y: list[int]) -> None:
+    relplot = pytest.importorskip("relplot")
+    c_array, y_array = np.asarray(c, dtype=float), np.asarray(y, dtype=float)
+    expected, width = relplot.smECE(c_array, y_array, return_width=True)
+    assert abs(M.smooth_ece(c, y) - expected) <= 1e-10
+    assert smooth._smooth_ece_and_bandwidth(c_array, y_array)[1] == width
+
+
+def test_smooth_ece_does_not_need_relplot(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    real = importlib.import_module
+
+    def no_relplot(name: str, *args: object, **kwargs: object) -> object:
+        if name.startswith("relplot"):
+            raise ImportError("No module named 'relplot'")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib, "import_module", no_relplot)
+    monkeypatch.delitem(sys.modules, "relplot", raising=False)
+    assert not M.relplot_available()
+    assert 0.0 < M.smooth_ece([0.9, 0.8, 0.7], [1, 0, 0]) < 1.0

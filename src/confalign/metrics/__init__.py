@@ -17,7 +17,7 @@ What the report uses
 ``calibration_summary(confidence, correct, *, n_bins=15, strategy="equal_width",
 smooth=True) -> CalibrationSummary``
     n, accuracy, mean_confidence, ece, mce, nce, abs_nce, brier, nll, auroc, aurc, prr,
-    smece (None without relplot), n_bins, strategy, ``bins`` (a ``BinTable``: lo, hi, count,
+    smece (None with ``smooth=False``), n_bins, strategy, ``bins`` (a ``BinTable``: lo, hi, count,
     accuracy, confidence per bin); ``.scalars()`` -> ``{metric key: value}``.
 ``alignment_metrics(verbalized, internal, *, ddof=1) -> AlignmentMetrics``
     n, spearman, mean_gap, mean_abs_gap, gap_std (sigma_eps), gap_sem (sigma_M);
@@ -33,7 +33,7 @@ Every metric
 Calibration: ``expected_calibration_error`` (``ece``), ``maximum_calibration_error``
 (``mce``), ``static_calibration_error`` (``sce``, from (n, K) probabilities and labels),
 ``net_calibration_error`` (``nce``, signed), ``absolute_net_calibration_error``,
-``brier_score_loss``, ``log_loss``, ``smooth_ece`` (needs ``relplot``),
+``brier_score_loss``, ``log_loss``, ``smooth_ece`` (``relplot.smECE``'s algorithm, by FFT),
 ``calibration_bins`` -> ``BinTable``, ``smooth_reliability`` -> ``SmoothReliability``.
 Ranking: ``auroc_score``, ``risk_coverage_curve`` -> ``RiskCoverageCurve``, ``aurc_error``,
 ``prr_score``, ``selective_risk`` -> ``SelectiveRisk`` (risk, oracle and random at every

@@ -26,7 +26,7 @@ from confalign.metrics.ranking import (
     harmonic_numbers,
     prr_from_groups,
 )
-from confalign.metrics.smooth import relplot_available, smooth_ece
+from confalign.metrics.smooth import smooth_ece
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,7 +34,7 @@ class CalibrationSummary:
     """Scalar metrics of one sample plus its bin table (for the reliability diagram).
 
     ``auroc`` and ``prr`` are NaN when every answer is correct or every one wrong;
-    ``smece`` is None when ``relplot`` is not installed (or ``smooth=False``).
+    ``smece`` is None when ``smooth=False``.
     Keys of ``scalars()`` match ``metric_info``.
     """
 
@@ -79,7 +79,7 @@ def calibration_summary(
     correct : array-like of shape (n_samples,), values in {0, 1}
     n_bins : int, default 15
     strategy : {"equal_width", "equal_mass"}, default "equal_width"
-    smooth : bool, default True; compute smECE when ``relplot`` is importable
+    smooth : bool, default True; compute smECE
     """
     n_bins, strategy = check_binning(n_bins, strategy)
     c, y = check_confidence_correct(confidence, correct)
@@ -109,7 +109,7 @@ def calibration_summary(
         auroc=float(auroc_from_groups(size[::-1] - errors[::-1], errors[::-1])),
         aurc=float(aurc_from_groups(size, errors, harmonic)),
         prr=float(prr_from_groups(size, errors, harmonic)),
-        smece=smooth_ece(c, y) if smooth and relplot_available() else None,
+        smece=smooth_ece(c, y) if smooth else None,
         n_bins=n_bins,
         strategy=strategy,
         bins=table_from_sums(edges, count, sum_confidence, sum_correct, strategy),
