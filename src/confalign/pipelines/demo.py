@@ -64,9 +64,6 @@ DEMO_REPAIR: dict[str, object] = {
     "epochs": 2,
     "batch_size": 8,
     "save_steps": 10,
-    # glibc's default allocator: steps about 12% faster at ~0.2 GB more peak memory (the demo's
-    # budget is 3 GB; `confalign train`'s default keeps training under 2 GiB).
-    "release_memory": False,
 }
 DEMO_SEED = 0
 DEMO_OUTPUT = Path("runs") / "demo"
