@@ -2,8 +2,9 @@
 CalibratedMath and ``world_facts``, every internal method and two verbalized formats, then the
 report; then the repair: a short DCA run on ``world_facts`` (``demo_dca_config``) with its
 before/after table on 100 held-out questions, ρ(Cv, Ci) and |ε| with 95% bootstrap intervals.
-Measured from a fresh clone on 2 idle CPU cores: 15 min 50 s, peak RSS 2.18 GB (README;
-the aim is 15 minutes); the DCA results are ``docs/results/dca-smollm2.md``.
+Measured from a fresh clone on 2 idle CPU cores: 13 min 04 s, peak RSS 2.11 GB (README; the
+aim is 15 minutes, missed in slower hours of the same machine: 15 min 50 s and 17 min 02 s);
+the DCA results are ``docs/results/dca-smollm2.md``.
 
 Why these choices (docs/design.md "Measured facts"): on the embedded SmolLM2-135M-Instruct the
 ``free`` mode parses almost nothing, so the demo elicits Cv in the two modes that produce data,
@@ -49,7 +50,7 @@ DEMO_FORMATS: tuple[str, ...] = ("score_letter", "score_number")
 DEMO_MODES: tuple[str, ...] = ("prefill", "distribution")
 # Questions per dataset (was 60): the measurement part is a look at the three edges, and the
 # repair's 100 held-out questions are what its intervals rest on; 40 brings the demo toward
-# its 15-minute aim (module doc: 15 min 50 s).
+# its 15-minute aim (module doc).
 DEMO_LIMIT = 40
 # The repair (module doc): training questions, held-out questions, and the run's settings,
 # fixed before its held-out result was seen (docs/results/dca-smollm2.md, "The demo").
