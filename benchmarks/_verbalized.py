@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -184,6 +185,10 @@ def main(args: argparse.Namespace) -> None:
             timed = interleaved(VerbalizedExtractor(config), backends, examples, tune, args.chunks)
             work = least_work(backends["new"], config, examples, timed["new"].records)
             done.append((dataset, n_formats, len(examples), timed, work))
+            # the table prints at the end (its bound needs the last GEMM measurement): say
+            # how far a long run has got
+            seconds = ", ".join(f"{p} {t.seconds:.0f} s" for p, t in timed.items())
+            print(f"{dataset}, {n_formats} formats: {seconds}", file=sys.stderr, flush=True)
     elapsed = time.perf_counter() - start
     # GEMM speed before and after the workloads; the faster one sets the bound (on a shared
     # machine the slower one would flatter every % column).
