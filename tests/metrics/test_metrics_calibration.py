@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import doctest
-import sys
 
 import numpy as np
 import pytest
@@ -266,17 +265,7 @@ def test_smooth_ece_equals_relplot_on_edge_cases(c: list[float], y: list[int]) -
     assert smooth._smooth_ece_and_bandwidth(c_array, y_array)[1] == width
 
 
-def test_smooth_ece_does_not_need_relplot(monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib
-
-    real = importlib.import_module
-
-    def no_relplot(name: str, *args: object, **kwargs: object) -> object:
-        if name.startswith("relplot"):
-            raise ImportError("No module named 'relplot'")
-        return real(name, *args, **kwargs)
-
-    monkeypatch.setattr(importlib, "import_module", no_relplot)
-    monkeypatch.delitem(sys.modules, "relplot", raising=False)
+@pytest.mark.usefixtures("no_relplot")
+def test_smooth_ece_does_not_need_relplot() -> None:
     assert not M.relplot_available()
     assert 0.0 < M.smooth_ece([0.9, 0.8, 0.7], [1, 0, 0]) < 1.0

@@ -69,17 +69,8 @@ def test_smooth_reliability_curve() -> None:
         M.smooth_reliability(c, y, n_points=1)
 
 
-def test_missing_relplot_raises_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib
-
-    real = importlib.import_module
-
-    def no_relplot(name: str, *args, **kwargs):
-        if name.startswith("relplot"):
-            raise ImportError("No module named 'relplot'")
-        return real(name, *args, **kwargs)
-
-    monkeypatch.setattr(importlib, "import_module", no_relplot)
+@pytest.mark.usefixtures("no_relplot")
+def test_missing_relplot_raises_a_clear_error() -> None:
     assert not M.relplot_available()
     with pytest.raises(ImportError, match="pip install relplot"):
         M.smooth_reliability([0.5, 0.2], [1, 0])
